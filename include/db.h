@@ -1,0 +1,77 @@
+/*
+ * db: the worker's one PostgreSQL connection.
+ *
+ * The connection is opened at start-up (a failure is not fatal), kept for
+ * DB_RECYCLE_SECONDS, and re-opened after it breaks: at once the first time,
+ * then on the backoff schedule (DB_RETRY_*). Every query runs with a deadline
+ * (DB_QUERY_TIMEOUT_MS, enforced on the client with the async API and on the
+ * server with statement_timeout); a query that overruns it drops the
+ * connection so the worker is never left blocked.
+ *
+ * Queries live in the db module (db_*.c) and return plain C values or
+ * json_object trees; no libpq type crosses this header.
+ */
+#ifndef PIXELCRAFT_DB_H
+#define PIXELCRAFT_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config;
+struct db;
+
+/* Why the last operation failed. */
+enum db_fail {
+	DB_OK,
+	DB_DOWN,     /* no connection (or it broke): 503 */
+	DB_TIMEOUT,  /* deadline passed: 503 */
+	DB_CONFLICT, /* unique violation: 409 */
+	DB_INVALID,  /* the server refused a value (bad uuid, check constraint): 422 */
+	DB_FAILED,   /* anything else: 500 */
+	DB__MAX
+};
+
+/* Allocates the handle and tries to connect once; NULL only when out of memory. */
+struct db *db_open(const struct config *cfg);
+
+/* Closes the connection and frees the handle; accepts NULL. */
+void db_close(struct db *db);
+
+/*
+ * Makes sure a connection is usable: connects when there is none and the
+ * backoff allows it, recycles an old one, checks one that saw an error.
+ * Returns 0 when ready, -1 when Postgres is unavailable (see db_retry_after).
+ */
+int db_ready(struct db *db);
+
+/* True when the last known state is connected (no I/O). */
+bool db_up(const struct db *db);
+
+/* Seconds a client should wait before retrying, for Retry-After. */
+int db_retry_after(const struct db *db);
+
+/* The kind of the last failure. */
+enum db_fail db_last_fail(const struct db *db);
+
+/* Text of the last failure (borrowed, valid until the next call). */
+const char *db_last_error(const struct db *db);
+
+/* Round trip to the server; 0 and the latency in microseconds, or -1. */
+int db_ping(struct db *db, int64_t *latency_us);
+
+/* Maintenance after a response is sent: recycles an old connection. */
+void db_idle(struct db *db);
+
+/* Connection events since start (for metrics). */
+int64_t db_reconnects(const struct db *db);
+
+/*
+ * Applies the numbered migrations (NNN_name.sql) in dir that are not yet
+ * recorded in schema_migrations, each in its own transaction, under an
+ * advisory lock so concurrent runs serialise. An applied file whose content
+ * changed is an error. Progress lines go to out. 0 / -1.
+ */
+int db_migrate(struct db *db, const char *dir, FILE *out);
+
+#endif

@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# stack.sh: starts and stops a complete private PixelCraft stack in one
+# directory: PostgreSQL, Redis, the stub LLM (when asked), the two worker
+# pools (spawn-fcgi + multiwatch) and a front end (nginx or lighttpd).
+# `make run`, the tests and the benchmarks all use it.
+#
+#   stack.sh up DIR [options]     start everything, write DIR/stack.env
+#   stack.sh down DIR             stop everything started in DIR
+#   stack.sh COMPONENT-ACTION DIR start/stop/restart one piece:
+#       pg-start pg-stop pg-restart  redis-start redis-stop
+#       pool-start pool-stop  front-start front-stop  stub-start stub-stop
+#   stack.sh pool-pids DIR [api|chat]   pids of the live workers
+#
+# Options for `up` (also read from the environment of the same name):
+#   --front nginx|lighttpd   (FRONT, default nginx)
+#   --port N                 (PORT, default: a free port)
+#   --workers N              (WORKERS, default 4)
+#   --chat-workers N         (CHAT_WORKERS, default 32)
+#   --stub                   (STUB=1) start the stub LLM and point OLLAMA_HOST at it
+#
+# DIR/stack.env lists what the tests need: BASE_URL, ports, URLs, secrets,
+# the paths of the sockets and pid files. DIR/pixelcraft.env is the workers'
+# configuration in systemd EnvironmentFile= syntax.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${PIXELCRAFT_BIN:-$ROOT/build/pixelcraft-api}
+STUB_BIN=${STUB_BIN:-$ROOT/build/stub-ollama}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+
+die() { echo "stack: $*" >&2; exit 1; }
+log() { [[ -n ${STACK_QUIET:-} ]] || echo "stack: $*" >&2; }
+
+# Runs a command as another user when we are root (servers refuse root).
+as_user() {
+	local user=$1; shift
+	if [[ $(id -u) -eq 0 ]]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		port_free "$p" && { echo "$p"; return 0; }
+	done
+	die "no free port found"
+}
+
+# Waits until "$@" succeeds, up to $1 tenths of a second.
+wait_for() {
+	local tries=$1; shift
+	for _ in $(seq 1 "$tries"); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+secret() { openssl rand -hex "$1"; }
+
+load_env() {
+	[[ -f $DIR/stack.env ]] || die "$DIR/stack.env missing: run 'stack.sh up $DIR' first"
+	set -a
+	# shellcheck disable=SC1091
+	. "$DIR/stack.env"
+	set +a
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+pg_init() {
+	local pw=$1
+	mkdir -p "$DIR/pg" "$DIR/pgsock"
+	[[ $(id -u) -eq 0 ]] && chown postgres:postgres "$DIR/pg" "$DIR/pgsock"
+	chmod 700 "$DIR/pg"
+	echo "$pw" >"$DIR/pg.pw"
+	[[ $(id -u) -eq 0 ]] && chown postgres "$DIR/pg.pw"
+	as_user postgres "$PGBIN/initdb" -D "$DIR/pg" -U postgres --auth-local=trust \
+		--auth-host=scram-sha-256 --pwfile="$DIR/pg.pw" -E UTF8 --locale=C.UTF-8 \
+		>"$DIR/log/initdb.log" 2>&1 || die "initdb failed: see $DIR/log/initdb.log"
+	rm -f "$DIR/pg.pw"
+	cat >>"$DIR/pg/postgresql.conf" <<-EOF
+		listen_addresses = '127.0.0.1'
+		max_connections = ${PG_MAX_CONNECTIONS:-300}
+		shared_buffers = 128MB
+		unix_socket_directories = '$DIR/pgsock'
+		log_min_messages = warning
+		${PG_EXTRA_CONF:-}
+	EOF
+}
+
+pg_start() {
+	touch "$DIR/log/postgres.log"
+	[[ $(id -u) -eq 0 ]] && chown postgres "$DIR/log/postgres.log"
+	as_user postgres "$PGBIN/pg_ctl" -D "$DIR/pg" -l "$DIR/log/postgres.log" \
+		-o "-p $PG_PORT" -w -t 30 start >/dev/null || die "postgres did not start"
+}
+
+pg_stop() {
+	[[ -f $DIR/pg/postmaster.pid ]] || return 0
+	as_user postgres "$PGBIN/pg_ctl" -D "$DIR/pg" -m "${1:-fast}" -w -t 30 stop >/dev/null ||
+		true
+}
+
+pg_psql() {
+	as_user postgres "$PGBIN/psql" -h "$DIR/pgsock" -p "$PG_PORT" -U postgres -X -q \
+		-v ON_ERROR_STOP=1 "$@"
+}
+
+pg_setup() {
+	pg_psql -d postgres <<-EOF
+		CREATE ROLE pixelcraft LOGIN PASSWORD '$PG_APP_PASSWORD';
+		CREATE DATABASE pixelcraft OWNER pixelcraft;
+	EOF
+}
+
+# --------------------------------------------------------------------- Redis
+
+redis_start() {
+	mkdir -p "$DIR/redis"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" \
+		--requirepass "$REDIS_PASSWORD" --daemonize yes \
+		--pidfile "$DIR/run/redis.pid" --logfile "$DIR/log/redis.log" \
+		--save "${REDIS_SAVE:-}" --appendonly no --protected-mode yes >/dev/null
+	wait_for 50 redis-cli -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning ping ||
+		die "redis did not start"
+}
+
+redis_stop() {
+	local pid
+	[[ -f $DIR/run/redis.pid ]] || return 0
+	pid=$(cat "$DIR/run/redis.pid")
+	kill -CONT "$pid" 2>/dev/null || true
+	kill "$pid" 2>/dev/null || true
+	wait_for 50 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+	rm -f "$DIR/run/redis.pid"
+}
+
+# ------------------------------------------------------------------ stub LLM
+
+stub_start() {
+	setsid "$STUB_BIN" "$STUB_PORT" >>"$DIR/log/stub-ollama.log" 2>&1 &
+	echo $! >"$DIR/run/stub.pid"
+	wait_for 50 curl -sf "http://127.0.0.1:$STUB_PORT/api/tags" || die "stub LLM did not start"
+}
+
+stub_stop() {
+	[[ -f $DIR/run/stub.pid ]] || return 0
+	kill -9 "$(cat "$DIR/run/stub.pid")" 2>/dev/null || true
+	rm -f "$DIR/run/stub.pid"
+}
+
+# -------------------------------------------------------------- worker pools
+
+# One pool: spawn-fcgi creates the socket (0660, group www-data) and execs
+# multiwatch, which keeps N workers alive. -r/-t: a slot is only given up
+# after 100 deaths each within 1 s of its start (then multiwatch exits and
+# systemd restarts the chain); ordinary crashes are always replaced.
+pool_start_one() {
+	local name=$1 n=$2 sock=$DIR/run/$1.sock
+	local owner=() group=www-data
+	[[ $(id -u) -eq 0 ]] && owner=(-u pixelcraft -g pixelcraft -U pixelcraft -G "$group")
+	[[ $(id -u) -eq 0 ]] || group=$(id -gn)
+	rm -f "$sock"
+	WORKERS=$n LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 setsid spawn-fcgi -n -s "$sock" -M 0660 \
+		"${owner[@]}" -- /usr/bin/multiwatch -f "$n" -r 100 -t 1000 -- \
+		"$BIN" --env-file "$DIR/pixelcraft.env" \
+		>>"$DIR/log/$name-pool.out" 2>>"$DIR/log/api.log" &
+	echo $! >"$DIR/run/$name-pool.pid"
+	wait_for 50 test -S "$sock" || die "$name pool did not create $sock"
+	wait_for 50 bash -c "[[ \$(pgrep -c -P $(cat "$DIR/run/$name-pool.pid")) -ge $n ]]" ||
+		die "$name pool did not start $n workers (see $DIR/log/api.log)"
+}
+
+pool_start() {
+	"$BIN" --env-file "$DIR/pixelcraft.env" --validate-config ||
+		die "invalid configuration in $DIR/pixelcraft.env"
+	pool_start_one api "$WORKERS"
+	pool_start_one chat "$CHAT_WORKERS"
+}
+
+pool_stop() {
+	local f pid
+	for f in "$DIR"/run/api-pool.pid "$DIR"/run/chat-pool.pid; do
+		[[ -f $f ]] || continue
+		pid=$(cat "$f")
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for 100 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+		rm -f "$f"
+	done
+	pkill -9 -f -- "--env-file $DIR/pixelcraft.env" 2>/dev/null || true
+}
+
+# pids of the live workers of one pool (children of its multiwatch)
+pool_pids() {
+	local f=$DIR/run/${1:-api}-pool.pid
+	[[ -f $f ]] && pgrep -P "$(cat "$f")" || true
+}
+
+# ---------------------------------------------------------------- front ends
+
+# The shipped site files use production paths; the stack rewrites them.
+render() {
+	sed -e "s#/run/pixelcraft/#$DIR/run/#g" \
+		-e "s#listen 80;#listen 127.0.0.1:$PORT;#" \
+		-e "s#client_max_body_size 64k;#client_max_body_size $((MAX_BODY_BYTES / 1024))k;#" \
+		-e "s#client_body_buffer_size 64k;#client_body_buffer_size $((MAX_BODY_BYTES / 1024))k;#" \
+		"$1"
+}
+
+nginx_conf() {
+	local user="" modules=""
+	[[ $(id -u) -eq 0 ]] && user="user www-data;"
+	for m in /usr/lib/nginx/modules/ngx_nchan_module.so; do
+		[[ -f $m ]] && modules+="load_module $m;"
+	done
+	mkdir -p "$DIR/nginx/tmp"
+	render "$ROOT/fcgi-conf/nginx.conf" >"$DIR/nginx/site.conf"
+	cat >"$DIR/nginx/nginx.conf" <<-EOF
+		$modules
+		$user
+		worker_processes ${NGINX_WORKERS:-2};
+		pid $DIR/run/nginx.pid;
+		error_log $DIR/log/nginx-error.log warn;
+		events { worker_connections ${NGINX_CONNECTIONS:-16384}; }
+		worker_rlimit_nofile 65536;
+		http {
+		    access_log ${NGINX_ACCESS_LOG:-off};
+		    default_type application/octet-stream;
+		    client_body_temp_path $DIR/nginx/tmp/body;
+		    fastcgi_temp_path $DIR/nginx/tmp/fastcgi;
+		    proxy_temp_path $DIR/nginx/tmp/proxy;
+		    uwsgi_temp_path $DIR/nginx/tmp/uwsgi;
+		    scgi_temp_path $DIR/nginx/tmp/scgi;
+		    include $DIR/nginx/site.conf;
+		}
+	EOF
+}
+
+lighttpd_conf() {
+	mkdir -p "$DIR/lighttpd/www" "$DIR/lighttpd/tmp"
+	render "$ROOT/fcgi-conf/lighttpd.conf" >"$DIR/lighttpd/site.conf"
+	local user=""
+	[[ $(id -u) -eq 0 ]] && user='server.username = "www-data"
+server.groupname = "www-data"'
+	[[ $(id -u) -eq 0 ]] && chown www-data "$DIR/lighttpd/tmp"
+	cat >"$DIR/lighttpd/lighttpd.conf" <<-EOF
+		server.document-root = "$DIR/lighttpd/www"
+		server.bind = "127.0.0.1"
+		server.port = $PORT
+		server.pid-file = "$DIR/run/lighttpd.pid"
+		server.errorlog = "$DIR/log/lighttpd-error.log"
+		server.upload-dirs = ( "$DIR/lighttpd/tmp" )
+		server.max-fds = 16384
+		$user
+		include "$DIR/lighttpd/site.conf"
+	EOF
+}
+
+front_start() {
+	case $FRONT in
+	nginx)
+		nginx_conf
+		nginx -t -q -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx-error.log" ||
+			die "nginx -t failed"
+		nginx -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx-error.log"
+		;;
+	lighttpd)
+		lighttpd_conf
+		lighttpd -tt -f "$DIR/lighttpd/lighttpd.conf" >/dev/null || die "lighttpd -tt failed"
+		lighttpd -f "$DIR/lighttpd/lighttpd.conf"
+		;;
+	*) die "unknown front end $FRONT" ;;
+	esac
+	wait_for 50 curl -s -o /dev/null "http://127.0.0.1:$PORT/health/live" ||
+		die "$FRONT did not answer on port $PORT"
+}
+
+front_stop() {
+	local f pid
+	for f in "$DIR"/run/nginx.pid "$DIR"/run/lighttpd.pid; do
+		[[ -f $f ]] || continue
+		pid=$(cat "$f")
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for 50 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+		rm -f "$f"
+	done
+}
+
+# ------------------------------------------------------------------- up/down
+
+write_env() {
+	local jwt_secret=$1
+	umask 027
+	cat >"$DIR/pixelcraft.env" <<-EOF
+		# Generated by scripts/stack.sh for this private stack (systemd EnvironmentFile syntax).
+		APP_ENV=${APP_ENV:-development}
+		DATABASE_URL=postgresql://pixelcraft:$PG_APP_PASSWORD@127.0.0.1:$PG_PORT/pixelcraft
+		REDIS_URL=redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
+		SUPABASE_JWT_SECRET=$jwt_secret
+		OLLAMA_HOST=$OLLAMA_HOST
+		CORS_ORIGINS=${CORS_ORIGINS:-http://localhost:5173}
+		LOG_LEVEL=${LOG_LEVEL:-info}
+		MAX_BODY_BYTES=$MAX_BODY_BYTES
+		MIGRATIONS_DIR=$ROOT/ops/sql
+		${EXTRA_ENV:-}
+	EOF
+	umask 022
+	[[ $(id -u) -eq 0 ]] && chgrp pixelcraft "$DIR/pixelcraft.env"
+	cat >"$DIR/stack.env" <<-EOF
+		STACK_DIR=$DIR
+		FRONT=$FRONT
+		PORT=$PORT
+		BASE_URL=http://127.0.0.1:$PORT
+		PG_PORT=$PG_PORT
+		PG_APP_PASSWORD=$PG_APP_PASSWORD
+		DATABASE_URL=postgresql://pixelcraft:$PG_APP_PASSWORD@127.0.0.1:$PG_PORT/pixelcraft
+		REDIS_PORT=$REDIS_PORT
+		REDIS_PASSWORD=$REDIS_PASSWORD
+		STUB=$STUB
+		STUB_PORT=$STUB_PORT
+		OLLAMA_HOST=$OLLAMA_HOST
+		WORKERS=$WORKERS
+		CHAT_WORKERS=$CHAT_WORKERS
+		MAX_BODY_BYTES=$MAX_BODY_BYTES
+		SUPABASE_JWT_SECRET=$jwt_secret
+		PIXELCRAFT_BIN=$BIN
+	EOF
+	chmod 600 "$DIR/stack.env"
+}
+
+up() {
+	FRONT=${FRONT:-nginx} WORKERS=${WORKERS:-4} CHAT_WORKERS=${CHAT_WORKERS:-32}
+	STUB=${STUB:-0} PORT=${PORT:-}
+	while (($#)); do
+		case $1 in
+		--front) FRONT=$2; shift ;;
+		--port) PORT=$2; shift ;;
+		--workers) WORKERS=$2; shift ;;
+		--chat-workers) CHAT_WORKERS=$2; shift ;;
+		--stub) STUB=1 ;;
+		*) die "unknown option $1" ;;
+		esac
+		shift
+	done
+	[[ -x $BIN ]] || die "$BIN not built (make all)"
+	mkdir -p "$DIR/log" "$DIR/run"
+	chmod 755 "$DIR"
+	[[ -n $PORT ]] || PORT=$(free_port)
+	port_free "$PORT" || die "port $PORT is in use (set PORT=...)"
+	PG_PORT=${PG_PORT:-$(free_port)} REDIS_PORT=${REDIS_PORT:-$(free_port)}
+	STUB_PORT=${STUB_PORT:-$(free_port)}
+	PG_APP_PASSWORD=$(secret 16) REDIS_PASSWORD=$(secret 16)
+	MAX_BODY_BYTES=${MAX_BODY_BYTES:-65536}
+	if [[ $STUB == 1 ]]; then
+		OLLAMA_HOST=http://127.0.0.1:$STUB_PORT
+	else
+		OLLAMA_HOST=${OLLAMA_HOST:-http://127.0.0.1:11434}
+	fi
+	write_env "$(secret 32)"
+	log "postgres on 127.0.0.1:$PG_PORT"
+	pg_init "$(secret 16)"
+	pg_start
+	pg_setup
+	log "redis on 127.0.0.1:$REDIS_PORT"
+	redis_start
+	if [[ $STUB == 1 ]]; then
+		log "stub LLM on 127.0.0.1:$STUB_PORT"
+		stub_start
+	fi
+	"$BIN" --env-file "$DIR/pixelcraft.env" migrate >"$DIR/log/migrate.log" 2>&1 ||
+		die "migrations failed: $(tail -n 3 "$DIR/log/migrate.log")"
+	log "worker pools: $WORKERS api + $CHAT_WORKERS chat"
+	pool_start
+	log "$FRONT on 127.0.0.1:$PORT"
+	front_start
+}
+
+down() {
+	[[ -d $DIR ]] || return 0
+	front_stop
+	pool_stop
+	stub_stop
+	redis_stop
+	pg_stop immediate
+}
+
+cmd=${1:-}
+DIR=${2:-}
+[[ -n $cmd && -n $DIR ]] || die "usage: stack.sh up|down|COMPONENT-ACTION DIR [options]"
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+shift 2
+case $cmd in
+up) up "$@" ;;
+down) down ;;
+*)
+	load_env
+	case $cmd in
+	pg-start) pg_start ;;
+	pg-stop) pg_stop "${1:-fast}" ;;
+	pg-restart) as_user postgres "$PGBIN/pg_ctl" -D "$DIR/pg" -m "${1:-fast}" -w -t 30 \
+		-o "-p $PG_PORT" restart >/dev/null ;;
+	psql) pg_psql -d pixelcraft "$@" ;;
+	redis-start) redis_start ;;
+	redis-stop) redis_stop ;;
+	stub-start) stub_start ;;
+	stub-stop) stub_stop ;;
+	pool-start) pool_start ;;
+	pool-stop) pool_stop ;;
+	pool-pids) pool_pids "${1:-api}" ;;
+	front-start) front_start ;;
+	front-stop) front_stop ;;
+	*) die "unknown command $cmd" ;;
+	esac
+	;;
+esac

@@ -1,0 +1,40 @@
+/*
+ * app: opening and closing the worker's process-lifetime resources.
+ */
+#include "app.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "kv.h"
+#include "ollama.h"
+
+#include <string.h>
+
+#ifndef PIXELCRAFT_VERSION
+#define PIXELCRAFT_VERSION "dev"
+#endif
+
+int app_open(struct app *app, const struct config *cfg)
+{
+	memset(app, 0, sizeof(*app));
+	app->cfg = cfg;
+	app->version = PIXELCRAFT_VERSION;
+	app->started_wall_ms = clock_wall_ms();
+	app->started_mono_ms = clock_mono_ms();
+	app->db = db_open(cfg);
+	app->kv = kv_open(cfg);
+	app->ollama = ollama_open(cfg);
+	if (app->db == NULL || app->kv == NULL || app->ollama == NULL) {
+		app_close(app);
+		return -1;
+	}
+	return 0;
+}
+
+void app_close(struct app *app)
+{
+	db_close(app->db);
+	kv_close(app->kv);
+	ollama_close(app->ollama);
+	memset(app, 0, sizeof(*app));
+}

@@ -1,0 +1,340 @@
+/*
+ * db: connection management and the query runner for PostgreSQL.
+ *
+ * All I/O uses libpq's asynchronous API on a non-blocking socket and poll(2)
+ * with a deadline, so neither a dead server nor a frozen backend can hold a
+ * worker past DB_CONNECT_TIMEOUT_MS / DB_QUERY_TIMEOUT_MS.
+ */
+#include "db_priv.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void db_set_fail(struct db *db, enum db_fail fail, const char *msg)
+{
+	size_t n;
+
+	db->fail = fail;
+	snprintf(db->err, sizeof(db->err), "%s", msg ? msg : "");
+	/* libpq messages end in a newline; the logs want one line */
+	n = strlen(db->err);
+	while (n > 0 && (db->err[n - 1] == '\n' || db->err[n - 1] == ' '))
+		db->err[--n] = '\0';
+}
+
+static void db_drop(struct db *db, const char *why)
+{
+	if (db->conn == NULL)
+		return;
+	PQfinish(db->conn);
+	db->conn = NULL;
+	log_msg(LOG_WARN, "db_disconnected", "%s", why);
+}
+
+/* Waits until the socket is readable/writable or the deadline passes. */
+static int db_poll(struct db *db, short events, int64_t deadline_ms)
+{
+	struct pollfd pfd = {.fd = PQsocket(db->conn), .events = events};
+
+	for (;;) {
+		int64_t left = deadline_ms - clock_mono_ms();
+		if (left <= 0)
+			return 0;
+		int rc = poll(&pfd, 1, (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		return rc < 0 ? -1 : rc;
+	}
+}
+
+/* One connection attempt within the connect deadline. 0 / -1. */
+static int db_connect(struct db *db)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {db->cfg->database_url, "pixelcraft-api", NULL};
+	int64_t deadline = clock_mono_ms() + db->cfg->db_connect_timeout_ms;
+	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD) {
+		db_set_fail(db, DB_DOWN, conn ? PQerrorMessage(conn) : "out of memory");
+		PQfinish(conn);
+		return -1;
+	}
+	db->conn = conn;
+	while (st != PGRES_POLLING_OK) {
+		if (st == PGRES_POLLING_FAILED) {
+			db_set_fail(db, DB_DOWN, PQerrorMessage(conn));
+			goto fail;
+		}
+		int rc = db_poll(db, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (rc <= 0) {
+			db_set_fail(db, DB_TIMEOUT, rc == 0 ? "connect timed out" : "poll failed");
+			goto fail;
+		}
+		st = PQconnectPoll(conn);
+	}
+	if (PQsetnonblocking(conn, 1) != 0) {
+		db_set_fail(db, DB_DOWN, PQerrorMessage(conn));
+		goto fail;
+	}
+	db->gen++;
+	db->connected_ms = clock_mono_ms();
+	db->suspect = false;
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET TIME ZONE 'UTC'",
+		 db->cfg->db_query_timeout_ms);
+	PGresult *res = db_exec_sql(db, sql);
+	if (res == NULL)
+		goto fail;
+	PQclear(res);
+	return 0;
+fail:
+	PQfinish(db->conn);
+	db->conn = NULL;
+	return -1;
+}
+
+struct db *db_open(const struct config *cfg)
+{
+	struct db *db = calloc(1, sizeof(*db));
+
+	if (db == NULL)
+		return NULL;
+	db->cfg = cfg;
+	backoff_init(&db->backoff, &cfg->db_retry);
+	if (db_ready(db) < 0)
+		log_msg(LOG_WARN, "db_unavailable", "starting without Postgres: %s", db->err);
+	return db;
+}
+
+void db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	PQfinish(db->conn);
+	free(db);
+}
+
+int db_ready(struct db *db)
+{
+	int64_t now = clock_mono_ms();
+
+	if (db->conn != NULL && db->suspect) {
+		if (PQstatus(db->conn) != CONNECTION_OK ||
+		    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+			db_drop(db, "connection not idle after an error");
+		else
+			db->suspect = false;
+	}
+	if (db->conn != NULL && db->cfg->db_recycle_seconds > 0 &&
+	    now - db->connected_ms >= (int64_t)db->cfg->db_recycle_seconds * 1000) {
+		PQfinish(db->conn); /* routine: not worth a warning */
+		db->conn = NULL;
+		log_msg(LOG_DEBUG, "db_recycle", "connection reached DB_RECYCLE_SECONDS");
+	}
+	if (db->conn != NULL)
+		return 0;
+	if (!backoff_ready(&db->backoff, now)) {
+		db->fail = DB_DOWN;
+		return -1;
+	}
+	bool was_down = db->backoff.failures > 0;
+	if (db_connect(db) < 0) {
+		backoff_failed(&db->backoff, clock_mono_ms());
+		struct log_line l;
+		log_begin(&l, LOG_WARN, "db_connect_failed");
+		log_str(&l, "error", db->err);
+		log_int(&l, "attempt", db->backoff.failures);
+		log_int(&l, "retry_in_ms", db->backoff.next_ms - clock_mono_ms());
+		log_end(&l);
+		return -1;
+	}
+	db->reconnects++;
+	if (was_down || db->reconnects > 1)
+		log_msg(was_down ? LOG_WARN : LOG_DEBUG, "db_connected",
+			"connection to Postgres (re)established");
+	backoff_reset(&db->backoff);
+	db->fail = DB_OK;
+	return 0;
+}
+
+bool db_up(const struct db *db)
+{
+	return db->conn != NULL;
+}
+
+int db_retry_after(const struct db *db)
+{
+	return backoff_retry_after(&db->backoff, clock_mono_ms());
+}
+
+enum db_fail db_last_fail(const struct db *db)
+{
+	return db->fail;
+}
+
+const char *db_last_error(const struct db *db)
+{
+	return db->err;
+}
+
+int64_t db_reconnects(const struct db *db)
+{
+	return db->reconnects;
+}
+
+/* Flushes the output and waits for a complete result set within the deadline. */
+static PGresult *db_collect(struct db *db, int64_t deadline)
+{
+	PGresult *last = NULL, *res;
+
+	for (;;) {
+		int f = PQflush(db->conn);
+		if (f < 0)
+			goto broken;
+		if (f == 0)
+			break;
+		int rc = db_poll(db, POLLOUT | POLLIN, deadline);
+		if (rc == 0)
+			goto timeout;
+		if (rc < 0 || PQconsumeInput(db->conn) == 0)
+			goto broken;
+	}
+	for (;;) {
+		while (PQisBusy(db->conn)) {
+			int rc = db_poll(db, POLLIN, deadline);
+			if (rc == 0)
+				goto timeout;
+			if (rc < 0 || PQconsumeInput(db->conn) == 0)
+				goto broken;
+		}
+		res = PQgetResult(db->conn);
+		if (res == NULL)
+			break;
+		/* keep the first error, else the last result */
+		if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(last);
+		last = res;
+	}
+	return last;
+timeout:
+	PQclear(last);
+	db_set_fail(db, DB_TIMEOUT, "query deadline passed");
+	db_drop(db, "query deadline passed; connection dropped");
+	return NULL;
+broken:
+	PQclear(last);
+	db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
+	db_drop(db, db->err);
+	return NULL;
+}
+
+/* Maps a failed result to a failure kind; drops the connection when it is gone. */
+static PGresult *db_check(struct db *db, PGresult *res)
+{
+	if (res == NULL)
+		return NULL;
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)
+		return res;
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	enum db_fail fail = DB_FAILED;
+	if (state == NULL || strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+	    strncmp(state, "53", 2) == 0)
+		fail = DB_DOWN;
+	else if (strcmp(state, "57014") == 0)
+		fail = DB_TIMEOUT;
+	else if (strcmp(state, "23505") == 0)
+		fail = DB_CONFLICT;
+	else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+		fail = DB_INVALID;
+	db_set_fail(db, fail, PQresultErrorMessage(res));
+	PQclear(res);
+	db->suspect = true;
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		db_drop(db, db->err);
+	if (fail == DB_FAILED) {
+		struct log_line l;
+		log_begin(&l, LOG_ERROR, "db_query_failed");
+		log_str(&l, "sqlstate", state);
+		log_str(&l, "error", db->err);
+		log_end(&l);
+	}
+	return NULL;
+}
+
+PGresult *db_exec_sql(struct db *db, const char *sql)
+{
+	int64_t deadline = clock_mono_ms() + db->cfg->db_query_timeout_ms;
+
+	if (db->conn == NULL) {
+		db_set_fail(db, DB_DOWN, "not connected");
+		return NULL;
+	}
+	if (!PQsendQuery(db->conn, sql)) {
+		db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
+		db_drop(db, db->err);
+		return NULL;
+	}
+	return db_check(db, db_collect(db, deadline));
+}
+
+PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *const *params)
+{
+	int64_t deadline = clock_mono_ms() + db->cfg->db_query_timeout_ms;
+
+	if (db->conn == NULL && db_ready(db) < 0) {
+		if (db->fail == DB_OK)
+			db_set_fail(db, DB_DOWN, "not connected");
+		return NULL;
+	}
+	if (st->gen != db->gen) {
+		if (!PQsendPrepare(db->conn, st->name, st->sql, nparams, NULL)) {
+			db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
+			db_drop(db, db->err);
+			return NULL;
+		}
+		PGresult *res = db_check(db, db_collect(db, deadline));
+		if (res == NULL)
+			return NULL;
+		PQclear(res);
+		st->gen = db->gen;
+	}
+	if (!PQsendQueryPrepared(db->conn, st->name, nparams, params, NULL, NULL, 0)) {
+		db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
+		db_drop(db, db->err);
+		return NULL;
+	}
+	return db_check(db, db_collect(db, deadline));
+}
+
+int db_ping(struct db *db, int64_t *latency_us)
+{
+	int64_t t0 = clock_mono_us();
+
+	if (db_ready(db) < 0)
+		return -1;
+	PGresult *res = db_exec_sql(db, "");
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	*latency_us = clock_mono_us() - t0;
+	return 0;
+}
+
+void db_idle(struct db *db)
+{
+	if (db->conn != NULL && db->cfg->db_recycle_seconds > 0 &&
+	    clock_mono_ms() - db->connected_ms >= (int64_t)db->cfg->db_recycle_seconds * 1000)
+		db_ready(db);
+}

@@ -1,0 +1,49 @@
+/*
+ * db_priv: what the db module's files (db.c, db_*.c) share and nobody else
+ * sees: the connection struct, statements and the query runner.
+ */
+#ifndef PIXELCRAFT_DB_PRIV_H
+#define PIXELCRAFT_DB_PRIV_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "backoff.h"
+#include "db.h"
+
+struct config;
+
+/*
+ * A named SQL statement, prepared lazily on each new connection. Statements
+ * are static objects in the db_*.c file that uses them; `gen` records the
+ * connection generation on which the statement was prepared.
+ */
+struct db_stmt {
+	const char *name;
+	const char *sql;
+	uint64_t gen;
+};
+
+struct db {
+	const struct config *cfg;
+	PGconn *conn;
+	uint64_t gen;          /* bumped on every new connection */
+	int64_t connected_ms;  /* monotonic time of the current connection */
+	bool suspect;          /* an error happened: check before reuse */
+	struct backoff backoff;
+	enum db_fail fail;
+	char err[256];
+	int64_t reconnects;
+};
+
+/*
+ * Runs a prepared statement with text parameters (NULL = SQL NULL) within the
+ * query deadline. Returns the result (caller PQclear()s it) or NULL with
+ * db->fail and db->err set; a connection-level failure drops the connection.
+ */
+PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *const *params);
+
+/* Runs a plain SQL string (simple protocol, may hold several statements). */
+PGresult *db_exec_sql(struct db *db, const char *sql);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * kv: Redis access through a blocking hiredis context with socket timeouts.
+ *
+ * hiredis 0.14 has no per-command deadline; SO_RCVTIMEO/SO_SNDTIMEO set by
+ * redisSetTimeout bound each read and write, which for our single-reply
+ * commands bounds the whole command. A context that saw any error is freed,
+ * never reused.
+ */
+#include "kv.h"
+#include "backoff.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kv {
+	const struct config *cfg;
+	redisContext *c;
+	struct backoff backoff;
+	char err[256];
+	int64_t reconnects;
+	bool ever_up;
+};
+
+static void kv_drop(struct kv *kv, const char *why)
+{
+	if (kv->c == NULL)
+		return;
+	redisFree(kv->c);
+	kv->c = NULL;
+	log_msg(LOG_WARN, "redis_disconnected", "%s", why);
+}
+
+static struct timeval kv_tv(int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	return tv;
+}
+
+/* Sends one command and reads its reply; NULL (connection dropped) on error. */
+static redisReply *kv_cmd(struct kv *kv, int argc, const char **argv, const size_t *lens)
+{
+	if (kv->c == NULL && kv_ready(kv) < 0)
+		return NULL;
+	redisReply *r = redisCommandArgv(kv->c, argc, argv, lens);
+	if (r == NULL) {
+		snprintf(kv->err, sizeof(kv->err), "%s",
+			 kv->c->errstr[0] ? kv->c->errstr : "no reply");
+		kv_drop(kv, kv->err);
+		/* a timeout counts as a failed attempt: a frozen Redis must not
+		 * cost every request a full deadline */
+		backoff_failed(&kv->backoff, clock_mono_ms());
+		return NULL;
+	}
+	backoff_reset(&kv->backoff);
+	return r;
+}
+
+static int kv_connect(struct kv *kv)
+{
+	const struct config *cfg = kv->cfg;
+	struct timeval ctv = kv_tv(cfg->redis_connect_timeout_ms);
+	redisContext *c = cfg->redis_path ? redisConnectUnixWithTimeout(cfg->redis_path, ctv)
+					  : redisConnectWithTimeout(cfg->redis_host,
+								    cfg->redis_port, ctv);
+	if (c == NULL || c->err) {
+		snprintf(kv->err, sizeof(kv->err), "%s", c ? c->errstr : "out of memory");
+		redisFree(c);
+		return -1;
+	}
+	/* the command deadline: set on every new context (see the file comment) */
+	if (redisSetTimeout(c, kv_tv(cfg->redis_timeout_ms)) != REDIS_OK) {
+		snprintf(kv->err, sizeof(kv->err), "cannot set timeout: %s", c->errstr);
+		redisFree(c);
+		return -1;
+	}
+	kv->c = c;
+	if (cfg->redis_password != NULL) {
+		const char *argv[3] = {"AUTH", cfg->redis_username, cfg->redis_password};
+		int argc = 3;
+		if (cfg->redis_username == NULL) {
+			argv[1] = cfg->redis_password;
+			argc = 2;
+		}
+		redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+		bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+		snprintf(kv->err, sizeof(kv->err), "AUTH failed: %s",
+			 r ? (r->str ? r->str : "?") : c->errstr);
+		freeReplyObject(r);
+		if (!ok)
+			goto fail;
+	}
+	if (cfg->redis_db != 0) {
+		redisReply *r = redisCommand(c, "SELECT %d", cfg->redis_db);
+		bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+		snprintf(kv->err, sizeof(kv->err), "SELECT failed: %s",
+			 r ? (r->str ? r->str : "?") : c->errstr);
+		freeReplyObject(r);
+		if (!ok)
+			goto fail;
+	}
+	return 0;
+fail:
+	redisFree(c);
+	kv->c = NULL;
+	return -1;
+}
+
+struct kv *kv_open(const struct config *cfg)
+{
+	struct kv *kv = calloc(1, sizeof(*kv));
+
+	if (kv == NULL)
+		return NULL;
+	kv->cfg = cfg;
+	backoff_init(&kv->backoff, &cfg->redis_retry);
+	if (kv_ready(kv) < 0)
+		log_msg(LOG_WARN, "redis_unavailable", "starting without Redis: %s", kv->err);
+	return kv;
+}
+
+void kv_close(struct kv *kv)
+{
+	if (kv == NULL)
+		return;
+	redisFree(kv->c);
+	free(kv);
+}
+
+int kv_ready(struct kv *kv)
+{
+	int64_t now = clock_mono_ms();
+
+	if (kv->c != NULL)
+		return 0;
+	if (!backoff_ready(&kv->backoff, now))
+		return -1;
+	bool was_down = kv->backoff.failures > 0 || kv->ever_up;
+	if (kv_connect(kv) < 0) {
+		backoff_failed(&kv->backoff, clock_mono_ms());
+		/* log the first failure of an outage, then every tenth */
+		if (kv->backoff.failures == 1 || kv->backoff.failures % 10 == 0) {
+			struct log_line l;
+			log_begin(&l, LOG_WARN, "redis_connect_failed");
+			log_str(&l, "error", kv->err);
+			log_int(&l, "attempt", kv->backoff.failures);
+			log_end(&l);
+		}
+		return -1;
+	}
+	kv->reconnects++;
+	if (was_down)
+		log_msg(LOG_WARN, "redis_connected", "connection to Redis (re)established");
+	kv->ever_up = true;
+	return 0;
+}
+
+bool kv_up(const struct kv *kv)
+{
+	return kv->c != NULL;
+}
+
+int kv_retry_after(const struct kv *kv)
+{
+	return backoff_retry_after(&kv->backoff, clock_mono_ms());
+}
+
+const char *kv_last_error(const struct kv *kv)
+{
+	return kv->err;
+}
+
+int64_t kv_reconnects(const struct kv *kv)
+{
+	return kv->reconnects;
+}
+
+/* Replies of type ERROR are answers, not connection failures: keep the text. */
+static bool kv_is_error(struct kv *kv, redisReply *r)
+{
+	if (r->type != REDIS_REPLY_ERROR)
+		return false;
+	snprintf(kv->err, sizeof(kv->err), "%s", r->str ? r->str : "error reply");
+	return true;
+}
+
+int kv_ping(struct kv *kv, int64_t *latency_us)
+{
+	const char *argv[] = {"PING"};
+	int64_t t0 = clock_mono_us();
+	redisReply *r = kv_cmd(kv, 1, argv, NULL);
+
+	if (r == NULL)
+		return -1;
+	bool ok = !kv_is_error(kv, r);
+	freeReplyObject(r);
+	*latency_us = clock_mono_us() - t0;
+	return ok ? 0 : -1;
+}
+
+int kv_get(struct kv *kv, const char *key, char **out)
+{
+	const char *argv[] = {"GET", key};
+	redisReply *r = kv_cmd(kv, 2, argv, NULL);
+	int rc = -1;
+
+	if (r == NULL || kv_is_error(kv, r))
+		goto out;
+	if (r->type == REDIS_REPLY_NIL) {
+		rc = 0;
+		goto out;
+	}
+	if (r->type != REDIS_REPLY_STRING)
+		goto out;
+	*out = malloc(r->len + 1);
+	if (*out == NULL)
+		goto out;
+	memcpy(*out, r->str, r->len);
+	(*out)[r->len] = '\0';
+	rc = 1;
+out:
+	freeReplyObject(r);
+	return rc;
+}
+
+int kv_set(struct kv *kv, const char *key, const char *value, int ttl_seconds)
+{
+	char ttl[16];
+	const char *argv[] = {"SET", key, value, "EX", ttl};
+	snprintf(ttl, sizeof(ttl), "%d", ttl_seconds);
+	redisReply *r = kv_cmd(kv, ttl_seconds > 0 ? 5 : 3, argv, NULL);
+	int rc = (r != NULL && !kv_is_error(kv, r)) ? 0 : -1;
+
+	freeReplyObject(r);
+	return rc;
+}
+
+int kv_set_nx(struct kv *kv, const char *key, const char *value, int ttl_seconds)
+{
+	char ttl[16];
+	const char *argv[] = {"SET", key, value, "NX", "EX", ttl};
+	snprintf(ttl, sizeof(ttl), "%d", ttl_seconds);
+	redisReply *r = kv_cmd(kv, 6, argv, NULL);
+	int rc = -1;
+
+	if (r != NULL && !kv_is_error(kv, r))
+		rc = r->type == REDIS_REPLY_STATUS ? 1 : 0;
+	freeReplyObject(r);
+	return rc;
+}
+
+int kv_del(struct kv *kv, const char *key)
+{
+	const char *argv[] = {"DEL", key};
+	redisReply *r = kv_cmd(kv, 2, argv, NULL);
+	int rc = (r != NULL && !kv_is_error(kv, r)) ? 0 : -1;
+
+	freeReplyObject(r);
+	return rc;
+}
+
+int kv_eval_ints(struct kv *kv, const char *script, int nkeys, const char *const *keys,
+		 int nargs, const char *const *args, long long *out, int max)
+{
+	unsigned char digest[SHA_DIGEST_LENGTH];
+	char sha[2 * SHA_DIGEST_LENGTH + 1], nk[16];
+	const char *argv[3 + 32];
+	int argc = 0, rc = -1;
+
+	if (nkeys + nargs > 32)
+		return -1;
+	SHA1((const unsigned char *)script, strlen(script), digest);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+	snprintf(nk, sizeof(nk), "%d", nkeys);
+	argv[argc++] = "EVALSHA";
+	argv[argc++] = sha;
+	argv[argc++] = nk;
+	for (int i = 0; i < nkeys; i++)
+		argv[argc++] = keys[i];
+	for (int i = 0; i < nargs; i++)
+		argv[argc++] = args[i];
+	redisReply *r = kv_cmd(kv, argc, argv, NULL);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(r);
+		argv[0] = "EVAL";
+		argv[1] = script;
+		r = kv_cmd(kv, argc, argv, NULL);
+	}
+	if (r == NULL || kv_is_error(kv, r) || r->type != REDIS_REPLY_ARRAY)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < r->elements && rc < max; i++) {
+		if (r->element[i]->type != REDIS_REPLY_INTEGER) {
+			rc = -1;
+			goto out;
+		}
+		out[rc++] = r->element[i]->integer;
+	}
+out:
+	freeReplyObject(r);
+	return rc;
+}

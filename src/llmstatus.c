@@ -1,0 +1,91 @@
+/*
+ * llmstatus: lease-based refresh of the shared LLM host status in Redis.
+ */
+#include "llmstatus.h"
+#include "app.h"
+#include "clock.h"
+#include "config.h"
+#include "kv.h"
+#include "log.h"
+#include "ollama.h"
+#include "server.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define LLMSTATUS_KEY "pc:llm:host"
+#define LLMSTATUS_LEASE "pc:llm:lease"
+
+/* Checks the host now and stores the result; returns it (caller puts). */
+static struct json_object *llmstatus_refresh(struct app *app)
+{
+	struct json_object *st = json_object_new_object(), *tags = NULL;
+	int64_t t0 = clock_mono_us(), now = clock_wall_ms();
+	char iso[32], lat[32];
+	int rc = ollama_tags(app->ollama, app->cfg->health_timeout_ms, &tags);
+
+	snprintf(lat, sizeof(lat), "%.3f", (double)(clock_mono_us() - t0) / 1000.0);
+	json_object_object_add(st, "status",
+			       json_object_new_string(rc == 0 ? "healthy" : "unhealthy"));
+	json_object_object_add(st, "latency_ms", json_object_new_double_s(atof(lat), lat));
+	json_object_object_add(st, "checked_at",
+			       json_object_new_string(clock_iso8601(now, iso, sizeof(iso))));
+	json_object_object_add(st, "checked_at_ms", json_object_new_int64(now));
+	json_object_object_add(st, "tags", rc == 0 ? tags : json_object_new_array());
+	if (rc != 0)
+		json_object_object_add(st, "error",
+				       json_object_new_string(ollama_last_error(app->ollama)));
+	kv_set(app->kv, LLMSTATUS_KEY, json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN),
+	       app->cfg->model_health_interval * 10);
+	struct log_line l;
+	log_begin(&l, rc == 0 ? LOG_DEBUG : LOG_WARN, "llm_health_checked");
+	log_str(&l, "status", rc == 0 ? "healthy" : "unhealthy");
+	log_str(&l, "error", rc == 0 ? NULL : ollama_last_error(app->ollama));
+	log_end(&l);
+	return st;
+}
+
+static void llmstatus_deferred(struct app *app, void *arg)
+{
+	(void)arg;
+	json_object_put(llmstatus_refresh(app));
+}
+
+struct json_object *llmstatus_host(struct app *app)
+{
+	struct json_object *st = NULL, *at;
+	char *raw = NULL;
+	int64_t interval_ms = (int64_t)app->cfg->model_health_interval * 1000;
+
+	int got = kv_get(app->kv, LLMSTATUS_KEY, &raw);
+	if (got < 0) {
+		st = json_object_new_object();
+		json_object_object_add(st, "status", json_object_new_string("unknown"));
+		json_object_object_add(st, "error",
+				       json_object_new_string("shared status unavailable (Redis)"));
+		return st;
+	}
+	if (got == 1)
+		st = json_tokener_parse(raw);
+	free(raw);
+	bool fresh = st != NULL && json_object_object_get_ex(st, "checked_at_ms", &at) &&
+		     clock_wall_ms() - json_object_get_int64(at) < interval_ms;
+	if (fresh)
+		return st;
+	char owner[16];
+	snprintf(owner, sizeof(owner), "%d", (int)getpid());
+	if (kv_set_nx(app->kv, LLMSTATUS_LEASE, owner, app->cfg->model_health_interval) == 1) {
+		if (st == NULL)
+			return llmstatus_refresh(app);
+		server_defer(llmstatus_deferred, NULL);
+	}
+	if (st == NULL) {
+		st = json_object_new_object();
+		json_object_object_add(st, "status", json_object_new_string("unknown"));
+		json_object_object_add(st, "error",
+				       json_object_new_string("first check in progress"));
+	}
+	return st;
+}

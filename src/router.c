@@ -1,0 +1,121 @@
+/*
+ * router: the route table and the matcher. The table is the single list of
+ * what the API serves; the OpenAPI document is checked against it.
+ */
+#include "router.h"
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const route_auth_names[ROUTE_AUTH__MAX] = {"public", "optional", "required", "admin"};
+
+static const struct route router_table[] = {
+	{HTTP_GET, "/health/live", api_health_live, ROUTE_PUBLIC, ROUTE_LIMIT_NONE},
+	{HTTP_GET, "/health/ready", api_health_ready, ROUTE_PUBLIC, ROUTE_LIMIT_NONE},
+	{HTTP_GET, "/health", api_health, ROUTE_PUBLIC, ROUTE_LIMIT_NONE},
+};
+
+#define ROUTER_N (sizeof(router_table) / sizeof(router_table[0]))
+
+const struct route *router_routes(size_t *count)
+{
+	*count = ROUTER_N;
+	return router_table;
+}
+
+/*
+ * Matches pattern against the request's segments. Returns -1 when it does
+ * not match, else a score in which a literal segment at position i weighs
+ * more than every later position together, so the comparison of two scores
+ * is the "first differing segment is literal" rule.
+ */
+static long router_score(const char *pattern, const struct request *req)
+{
+	const char *p = pattern;
+	long score = 0;
+	int i = 0;
+
+	if (*p == '/')
+		p++;
+	while (*p != '\0') {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		if (i >= req->nsegs)
+			return -1;
+		if (p[0] == '{') {
+			if (req->segs[i][0] == '\0')
+				return -1;
+		} else {
+			if (strlen(req->segs[i]) != len || memcmp(req->segs[i], p, len) != 0)
+				return -1;
+			score |= 1L << (REQUEST_MAX_SEGS - i);
+		}
+		i++;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return i == req->nsegs ? score : -1;
+}
+
+static void router_bind(struct request *req, const char *pattern)
+{
+	const char *p = pattern + 1;
+
+	req->nparams = 0;
+	for (int i = 0; *p != '\0'; i++) {
+		if (*p == '{' && req->nparams < REQUEST_MAX_PARAMS)
+			req->params[req->nparams++] = req->segs[i];
+		const char *slash = strchr(p, '/');
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+}
+
+int router_match_table(const struct route *table, size_t count, struct request *req,
+		       const struct route **out, char *allow, size_t allowlen)
+{
+	const char *best = NULL;
+	long best_score = -1;
+	enum http_method m = req->method == HTTP_HEAD ? HTTP_GET : req->method;
+
+	for (size_t i = 0; i < count; i++) {
+		long s = router_score(table[i].pattern, req);
+		if (s > best_score) {
+			best_score = s;
+			best = table[i].pattern;
+		}
+	}
+	if (best == NULL)
+		return 404;
+	size_t n = 0;
+	allow[0] = '\0';
+	for (size_t i = 0; i < count; i++) {
+		const struct route *r = &table[i];
+		if (strcmp(r->pattern, best) != 0)
+			continue;
+		if (r->method == m) {
+			router_bind(req, best);
+			*out = r;
+			return 0;
+		}
+		n += (size_t)snprintf(allow + n, n < allowlen ? allowlen - n : 0, "%s%s",
+				      n ? ", " : "", http_method_names[r->method]);
+		if (r->method == HTTP_GET)
+			n += (size_t)snprintf(allow + n, n < allowlen ? allowlen - n : 0, ", HEAD");
+	}
+	if (req->method == HTTP_OPTIONS) {
+		/* a non-CORS OPTIONS: answered by the server with Allow */
+		snprintf(allow + n, n < allowlen ? allowlen - n : 0, "%sOPTIONS", n ? ", " : "");
+		return 204;
+	}
+	snprintf(allow + n, n < allowlen ? allowlen - n : 0, "%sOPTIONS", n ? ", " : "");
+	return 405;
+}
+
+int router_match(struct request *req, const struct route **out, char *allow, size_t allowlen)
+{
+	return router_match_table(router_table, ROUTER_N, req, out, allow, allowlen);
+}

@@ -1,0 +1,199 @@
+/*
+ * server: the worker's request loop and the fixed pipeline every request goes
+ * through. Handlers only see struct request / struct response; everything
+ * FastCGI-specific stays in this file.
+ */
+#include "server.h"
+#include "app.h"
+#include "clock.h"
+#include "config.h"
+#include "cors.h"
+#include "db.h"
+#include "log.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* spawn-fcgi passes the listening socket as fd 0 (FCGI_LISTENSOCK_FILENO) */
+#define SERVER_LISTEN_FD 0
+
+static volatile sig_atomic_t server_stopping;
+
+/*
+ * SIGTERM/SIGINT: only delivered while the worker waits in FCGX_Accept_r
+ * (blocked during a request). Closing the listening socket (fd 0) makes the
+ * pending or next accept() fail at once, so the loop ends without taking a
+ * new request; the request in flight, if any, has already been served.
+ */
+static void server_on_term(int sig)
+{
+	(void)sig;
+	server_stopping = 1;
+	FCGX_ShutdownPending();
+	close(SERVER_LISTEN_FD);
+}
+
+struct server_task {
+	void (*fn)(struct app *app, void *arg);
+	void *arg;
+};
+
+#define SERVER_MAX_TASKS 16
+static struct server_task server_tasks[SERVER_MAX_TASKS];
+static int server_ntasks;
+static struct app *server_app;
+
+int server_defer(void (*fn)(struct app *app, void *arg), void *arg)
+{
+	if (server_ntasks == SERVER_MAX_TASKS) {
+		fn(server_app, arg);
+		free(arg);
+		return -1;
+	}
+	server_tasks[server_ntasks++] = (struct server_task){fn, arg};
+	return 0;
+}
+
+static void server_run_tasks(struct app *app)
+{
+	for (int i = 0; i < server_ntasks; i++) {
+		server_tasks[i].fn(app, server_tasks[i].arg);
+		free(server_tasks[i].arg);
+	}
+	server_ntasks = 0;
+}
+
+int server_dispatch(struct request *req, struct response *res)
+{
+	const struct route *route = NULL;
+	char allow[128];
+	int st;
+
+	st = cors_preflight(req, res);
+	if (st != 0)
+		return st;
+	cors_apply(req, res);
+	st = router_match(req, &route, allow, sizeof(allow));
+	if (st == 405 || st == 204) {
+		response_header(res, "Allow", "%s", allow);
+		if (st == 405)
+			return response_error(res, 405, "Method %s not allowed; allowed: %s",
+					      req->method_name, allow);
+		return 204;
+	}
+	if (st != 0)
+		return response_error(res, 404, "Not Found");
+	req->route_flags = (int)route->auth;
+	return route->handler(req, res);
+}
+
+static int server_read(void *src, char *buf, int n)
+{
+	return FCGX_GetStr(buf, n, (FCGX_Stream *)src);
+}
+
+static void server_access_log(const struct request *req, int status)
+{
+	struct log_line l;
+
+	log_begin(&l, status >= 500 ? LOG_ERROR : LOG_INFO, "request");
+	if (!l.on)
+		return;
+	log_str(&l, "request_id", req->id);
+	log_str(&l, "method", req->method_name);
+	log_str(&l, "path", req->raw_path);
+	log_int(&l, "status", status);
+	log_int(&l, "duration_us", clock_mono_us() - req->start_us);
+	log_str(&l, "client", req->client_ip);
+	if (req->user.known)
+		log_str(&l, "user_id", req->user.id);
+	log_end(&l);
+}
+
+/* Parses, dispatches and answers one accepted request. */
+static void server_handle(struct app *app, FCGX_Request *fr)
+{
+	struct request req = {0};
+	struct response res = {0};
+	const char *why = NULL;
+	size_t len = 0;
+	int st;
+
+	req.start_us = clock_mono_us();
+	st = request_parse(&req, app, fr->envp);
+	if (st != 0)
+		response_error(&res, st, st == 400 ? "Malformed request path" : "Not Found");
+	/* the whole body is read before answering, even an error (see README) */
+	int bst = request_read_body(&req, (size_t)app->cfg->max_body_bytes, server_read, fr->in,
+				    &why);
+	if (st == 0 && bst != 0)
+		st = response_error(&res, bst, "%s", why);
+	if (st == 0)
+		st = server_dispatch(&req, &res);
+	if (!res.sent) {
+		char *out = response_render(&res, &req, st, req.method == HTTP_HEAD, &len);
+		if (out == NULL) {
+			static const char oom[] = "Status: 500 Internal Server Error\r\n"
+						  "Content-Type: application/json\r\n\r\n"
+						  "{\"detail\":\"out of memory\"}";
+			FCGX_PutStr(oom, sizeof(oom) - 1, fr->out);
+			st = 500;
+		} else {
+			FCGX_PutStr(out, (int)len, fr->out);
+			free(out);
+		}
+	}
+	FCGX_Finish_r(fr);
+	server_run_tasks(app);
+	server_access_log(&req, st);
+	response_free(&res);
+	request_free(&req);
+}
+
+int server_run(struct app *app)
+{
+	FCGX_Request fr;
+	sigset_t term, old;
+	struct sigaction sa;
+
+	server_app = app;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = server_on_term;
+	sa.sa_flags = SA_RESTART; /* see server_on_term */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_BLOCK, &term, &old);
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, SERVER_LISTEN_FD, 0) != 0) {
+		log_msg(LOG_ERROR, "fcgi_init_failed", "cannot initialise libfcgi");
+		return 1;
+	}
+	log_msg(LOG_INFO, "worker_started", "serving on the FastCGI socket");
+	while (!server_stopping) {
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
+		int rc = server_stopping ? -1 : FCGX_Accept_r(&fr);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		if (rc < 0)
+			break;
+		server_handle(app, &fr);
+		db_idle(app->db);
+	}
+	FCGX_Free(&fr, 1);
+	log_msg(LOG_INFO, "worker_stopped", "%s",
+		server_stopping ? "SIGTERM: drained and exiting" : "accept failed, exiting");
+	return 0;
+}
