@@ -26,8 +26,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PIXELCRAFT_BIN:-$ROOT/build/pixelcraft-api}
 STUB_BIN=${STUB_BIN:-$ROOT/build/stub-ollama}
+# servers started from here may hold many connections
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
+USED_PORTS=""
 die() { echo "stack: $*" >&2; exit 1; }
 log() { [[ -n ${STACK_QUIET:-} ]] || echo "stack: $*" >&2; }
 
@@ -37,12 +40,19 @@ as_user() {
 	if [[ $(id -u) -eq 0 ]]; then runuser -u "$user" -- "$@"; else "$@"; fi
 }
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port nobody listens on and no connection uses (outgoing connections take
+# ephemeral ports, so candidates come from below the ephemeral range).
+port_free() {
+	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null &&
+		[[ -z $(ss -Htan "( sport = :$1 or dport = :$1 )" 2>/dev/null) ]]
+}
 
 free_port() {
-	local p
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
+		[[ " $USED_PORTS " == *" $p "* ]] && continue
 		port_free "$p" && { echo "$p"; return 0; }
 	done
 	die "no free port found"
@@ -245,7 +255,8 @@ lighttpd_conf() {
 	local user=""
 	[[ $(id -u) -eq 0 ]] && user='server.username = "www-data"
 server.groupname = "www-data"'
-	[[ $(id -u) -eq 0 ]] && chown www-data "$DIR/lighttpd/tmp"
+	touch "$DIR/log/lighttpd-error.log"
+	[[ $(id -u) -eq 0 ]] && chown www-data "$DIR/lighttpd/tmp" "$DIR/log/lighttpd-error.log"
 	cat >"$DIR/lighttpd/lighttpd.conf" <<-EOF
 		server.document-root = "$DIR/lighttpd/www"
 		server.bind = "127.0.0.1"
@@ -350,7 +361,11 @@ up() {
 	chmod 755 "$DIR"
 	[[ -n $PORT ]] || PORT=$(free_port)
 	port_free "$PORT" || die "port $PORT is in use (set PORT=...)"
-	PG_PORT=${PG_PORT:-$(free_port)} REDIS_PORT=${REDIS_PORT:-$(free_port)}
+	USED_PORTS="$PORT"
+	PG_PORT=${PG_PORT:-$(free_port)}
+	USED_PORTS+=" $PG_PORT"
+	REDIS_PORT=${REDIS_PORT:-$(free_port)}
+	USED_PORTS+=" $REDIS_PORT"
 	STUB_PORT=${STUB_PORT:-$(free_port)}
 	PG_APP_PASSWORD=$(secret 16) REDIS_PASSWORD=$(secret 16)
 	MAX_BODY_BYTES=${MAX_BODY_BYTES:-65536}

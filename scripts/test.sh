@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# test.sh: the whole test run behind `make test`.
+#   1. build everything with -Wall -Wextra -Werror (and the stricter warnings);
+#   2. the Criterion unit tests;
+#   3. for each front end (nginx, then lighttpd): a private stack in a
+#      temporary directory (PostgreSQL, Redis, stub LLM, both worker pools,
+#      the front end) and the Criterion integration suite against it.
+# Stacks are torn down by a trap, also when a test fails. The output ends with
+# Criterion's summary line of the last suite; the exit status is non-zero if
+# any suite failed.
+#
+#   scripts/test.sh              everything
+#   scripts/test.sh unit         unit tests only
+#   scripts/test.sh integration  integration suites only
+#   FRONTS=nginx scripts/test.sh integration     one front end
+#   TEST_FILTER='health/*' ...   run only matching Criterion tests
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+what=${1:-all}
+FRONTS=${FRONTS:-nginx lighttpd}
+failed=0
+stacks=()
+
+cleanup() {
+	for d in "${stacks[@]}"; do
+		STACK_QUIET=1 scripts/stack.sh down "$d" >/dev/null 2>&1
+		[[ -n ${KEEP_STACK:-} ]] || rm -rf "$d"
+	done
+}
+trap cleanup EXIT INT TERM
+
+section() { printf '\n==== %s\n' "$*"; }
+
+section "build"
+make -s all build/unit-tests build/integration-tests || exit 1
+
+crit_args=(--jobs 1)
+[[ -n ${TEST_FILTER:-} ]] && crit_args+=(--filter "$TEST_FILTER")
+
+if [[ $what == all || $what == unit ]]; then
+	section "unit tests"
+	build/unit-tests --jobs 2 ${TEST_FILTER:+--filter "$TEST_FILTER"} || failed=1
+fi
+
+if [[ $what == all || $what == integration ]]; then
+	for front in $FRONTS; do
+		dir=$(mktemp -d /tmp/pixelcraft-test.XXXXXX)
+		stacks+=("$dir")
+		section "integration tests through $front (stack in $dir)"
+		if ! EXTRA_ENV="MODEL_HEALTH_INTERVAL=1" STACK_QUIET=1 \
+			scripts/stack.sh up "$dir" --front "$front" --stub --workers 4 --chat-workers 8; then
+			echo "stack for $front did not start; logs:" >&2
+			tail -n 20 "$dir"/log/*.log >&2
+			echo "(logs kept in $dir/log)"
+			KEEP_STACK=1
+			failed=1
+			continue
+		fi
+		(
+			set -a
+			. "$dir/stack.env"
+			PROJECT_ROOT=$ROOT
+			set +a
+			build/integration-tests "${crit_args[@]}"
+		) || { failed=1; echo "(logs kept in $dir/log)"; KEEP_STACK=1; }
+		STACK_QUIET=1 scripts/stack.sh down "$dir" >/dev/null 2>&1
+	done
+fi
+exit $failed

@@ -1,0 +1,192 @@
+/* harness: HTTP and stack helpers for the integration tests. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+const char *need_env(const char *name)
+{
+	const char *v = getenv(name);
+	if (v == NULL || *v == '\0')
+		cr_assert_fail("environment variable %s is not set (run through scripts/test.sh)",
+			       name);
+	return v;
+}
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	size_t add = size * n;
+	char *p = realloc(b->p, b->len + add + 1);
+	if (p == NULL)
+		return 0;
+	memcpy(p + b->len, data, add);
+	b->p = p;
+	b->len += add;
+	b->p[b->len] = '\0';
+	return add;
+}
+
+struct http *http_do(const char *method, const char *path, const char *body,
+		     const char *const *headers)
+{
+	struct http *r = calloc(1, sizeof(*r));
+	struct buf b = {0}, h = {0};
+	struct curl_slist *list = NULL;
+	char url[4096];
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s%s", need_env("BASE_URL"), path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		list = curl_slist_append(list, "Content-Type: application/json");
+	}
+	list = curl_slist_append(list, "Expect:");
+	for (const char *const *hd = headers; hd && *hd; hd++)
+		list = curl_slist_append(list, *hd);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+	double t0 = now_ms();
+	CURLcode rc = curl_easy_perform(c);
+	r->seconds = (now_ms() - t0) / 1000.0;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	r->body = b.p ? b.p : strdup("");
+	r->len = b.len;
+	r->headers = h.p ? h.p : strdup("");
+	r->json = r->len ? json_tokener_parse(r->body) : NULL;
+	curl_slist_free_all(list);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+struct http *http_get(const char *path)
+{
+	return http_do("GET", path, NULL, NULL);
+}
+
+void http_free(struct http *r)
+{
+	if (r == NULL)
+		return;
+	free(r->body);
+	free(r->headers);
+	json_object_put(r->json);
+	free(r);
+}
+
+const char *http_header(const struct http *r, const char *name)
+{
+	static char value[1024];
+	size_t n = strlen(name);
+
+	for (const char *line = r->headers; line && *line;) {
+		const char *end = strstr(line, "\r\n");
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		if (len > n && strncasecmp(line, name, n) == 0 && line[n] == ':') {
+			const char *v = line + n + 1;
+			while (*v == ' ')
+				v++;
+			snprintf(value, sizeof(value), "%.*s", (int)(line + len - v), v);
+			return value;
+		}
+		line = end ? end + 2 : NULL;
+	}
+	return NULL;
+}
+
+struct json_object *json_at(struct json_object *o, const char *path)
+{
+	char key[256];
+
+	while (o != NULL && *path) {
+		size_t n = strcspn(path, ".");
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		if (json_object_is_type(o, json_type_array) && isdigit((unsigned char)key[0]))
+			o = json_object_array_get_idx(o, (size_t)atoi(key));
+		else if (!json_object_object_get_ex(o, key, &o))
+			return NULL;
+		path += n;
+		if (*path == '.')
+			path++;
+	}
+	return o;
+}
+
+const char *json_str(struct json_object *o, const char *path)
+{
+	struct json_object *v = json_at(o, path);
+	return v ? json_object_get_string(v) : "";
+}
+
+char *run_capture(const char *cmd, int *status)
+{
+	FILE *p = popen(cmd, "r");
+	char *out = calloc(1, 65536);
+	size_t len = 0;
+
+	if (p == NULL)
+		return out;
+	len = fread(out, 1, 65535, p);
+	out[len] = '\0';
+	int st = pclose(p);
+	if (status != NULL)
+		*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return out;
+}
+
+int stack(const char *cmd, const char *args)
+{
+	char line[4096];
+	int status;
+
+	snprintf(line, sizeof(line), "STACK_QUIET=1 %s/scripts/stack.sh %s %s %s 2>&1",
+		 need_env("PROJECT_ROOT"), cmd, need_env("STACK_DIR"), args ? args : "");
+	char *out = run_capture(line, &status);
+	if (status != 0)
+		cr_log_warn("stack %s: %s", cmd, out);
+	free(out);
+	return status;
+}
+
+bool wait_until(bool (*pred)(void), int timeout_ms)
+{
+	double end = now_ms() + timeout_ms;
+	do {
+		if (pred())
+			return true;
+		usleep(20000);
+	} while (now_ms() < end);
+	return false;
+}

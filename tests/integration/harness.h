@@ -1,0 +1,58 @@
+/*
+ * harness: what the integration tests share. They run against a stack
+ * started by scripts/stack.sh; its DIR/stack.env is in the environment
+ * (BASE_URL, STACK_DIR, ports, secrets).
+ */
+#ifndef PIXELCRAFT_TEST_HARNESS_H
+#define PIXELCRAFT_TEST_HARNESS_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct http {
+	long status;
+	char *body;
+	size_t len;
+	char *headers; /* raw response headers */
+	struct json_object *json; /* parsed body, or NULL */
+	double seconds;
+};
+
+/*
+ * One request to BASE_URL + path. headers is a NULL-terminated list of
+ * "Name: value" strings (may be NULL). Never returns NULL.
+ */
+struct http *http_do(const char *method, const char *path, const char *body,
+		     const char *const *headers);
+
+/* GET shorthand. */
+struct http *http_get(const char *path);
+
+void http_free(struct http *r);
+
+/* Value of a response header (case-insensitive name) or NULL; static buffer. */
+const char *http_header(const struct http *r, const char *name);
+
+/* Dotted path into a JSON object ("services.redis.status"), or NULL. */
+struct json_object *json_at(struct json_object *o, const char *path);
+
+/* String at a dotted path, or "" */
+const char *json_str(struct json_object *o, const char *path);
+
+/* An environment variable that must be set (fails the test otherwise). */
+const char *need_env(const char *name);
+
+/* Runs `scripts/stack.sh CMD STACK_DIR ARGS`; returns its exit status. */
+int stack(const char *cmd, const char *args);
+
+/* Output of a shell command (first 64 KiB), caller frees. */
+char *run_capture(const char *cmd, int *status);
+
+/* Polls pred every 20 ms up to timeout_ms; true when it held. */
+bool wait_until(bool (*pred)(void), int timeout_ms);
+
+/* Milliseconds on a monotonic clock. */
+double now_ms(void);
+
+#endif
