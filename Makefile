@@ -25,7 +25,7 @@ INTEG_BIN  := $(BUILD)/integration-tests
 
 .PHONY: all deps run stop test unit integration bench format format-check clean
 
-all: $(BIN) $(STUB)
+all: $(BIN) $(STUB) $(BUILD)/bench-hello
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) | $(BUILD)/obj
 	@echo "  CC      $<"
@@ -55,6 +55,10 @@ $(STUB): tests/stub-ollama.c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< \
 	    $(shell pkg-config --cflags --libs libmicrohttpd json-c) -lpthread
+
+$(BUILD)/bench-hello: scripts/bench/hello.c
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -lfcgi
 
 deps:
 	scripts/install-deps.sh

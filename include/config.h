@@ -83,6 +83,7 @@ struct config {
 	int redis_timeout_ms;
 	struct backoff_policy redis_retry;
 	int health_timeout_ms;
+	int health_cache_ms;
 	int model_health_interval;
 };
 

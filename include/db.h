@@ -60,6 +60,14 @@ const char *db_last_error(const struct db *db);
 /* Round trip to the server; 0 and the latency in microseconds, or -1. */
 int db_ping(struct db *db, int64_t *latency_us);
 
+/*
+ * db_ping in two halves, so a caller can overlap it with other I/O: start
+ * sends the ping (0 / -1), finish waits for the answer (0 and the latency
+ * since start / -1). finish must follow a successful start.
+ */
+int db_ping_start(struct db *db);
+int db_ping_finish(struct db *db, int64_t *latency_us);
+
 /* Maintenance after a response is sent: recycles an old connection. */
 void db_idle(struct db *db);
 

@@ -5,7 +5,8 @@
  * passed as fd 0. For each request: parse, read the body, answer CORS
  * preflights, route, authenticate, rate-limit, run the handler, render, send,
  * FCGX_Finish_r, then run deferred work and write the access log line.
- * SIGTERM lets the request in flight finish, then the loop ends.
+ * SIGTERM, SIGINT or SIGUSR1 (multiwatch's graceful stop) lets the request
+ * in flight finish, then the loop ends.
  */
 #ifndef PIXELCRAFT_SERVER_H
 #define PIXELCRAFT_SERVER_H
@@ -14,7 +15,7 @@ struct app;
 struct request;
 struct response;
 
-/* Serves requests until SIGTERM/SIGINT. Returns the process exit status. */
+/* Serves requests until a stop signal. Returns the process exit status. */
 int server_run(struct app *app);
 
 /*

@@ -9,6 +9,7 @@
 #include "api.h"
 #include "app.h"
 #include "clock.h"
+#include "config.h"
 #include "db.h"
 #include "kv.h"
 #include "llmstatus.h"
@@ -53,55 +54,122 @@ static struct json_object *api_health_dep(bool up, int64_t us, const char *error
 	return o;
 }
 
-/* Pings both critical dependencies; fills services and returns how many are down. */
-static int api_health_critical(struct app *app, struct json_object *services, int *retry,
-			       char *down, size_t downlen)
+/*
+ * The last dependency check of this worker. A successful check is reused for
+ * HEALTH_CACHE_MS so a probe storm on /health cannot turn into a query storm
+ * on Postgres and Redis; a failed one is never reused, so an outage shows at
+ * once and a recovery on the next request.
+ */
+struct api_health_check {
+	int64_t at_ms;     /* monotonic time of the check; 0: none */
+	int64_t pg_us, rd_us;
+	char *llm;         /* the shared LLM status as JSON text, read by /health */
+	int64_t llm_at_ms; /* when llm was read */
+};
+
+static struct api_health_check api_health_last;
+
+/*
+ * Checks both critical dependencies with the Postgres round trip overlapping
+ * the Redis one (redis_check does the Redis part); fills services and
+ * returns how many are down.
+ */
+static int api_health_critical(struct app *app, struct json_object *services,
+			       int (*redis_check)(struct app *app, int64_t *us, void *arg),
+			       void *arg, struct response *res, char *down, size_t downlen)
 {
 	int64_t pg_us = 0, rd_us = 0;
-	bool pg = db_ping(app->db, &pg_us) == 0;
-	bool rd = kv_ping(app->kv, &rd_us) == 0;
+	bool pg = db_ping_start(app->db) == 0;
+	bool rd = redis_check(app, &rd_us, arg) == 0;
+	pg = pg && db_ping_finish(app->db, &pg_us) == 0;
 
 	json_object_object_add(services, "postgres",
 			       api_health_dep(pg, pg_us, db_last_error(app->db)));
 	json_object_object_add(services, "redis", api_health_dep(rd, rd_us, kv_last_error(app->kv)));
-	*retry = 0;
+	res->retry_after = 0;
 	if (!pg)
-		*retry = db_retry_after(app->db);
-	if (!rd && kv_retry_after(app->kv) > *retry)
-		*retry = kv_retry_after(app->kv);
+		res->retry_after = db_retry_after(app->db);
+	if (!rd && kv_retry_after(app->kv) > res->retry_after)
+		res->retry_after = kv_retry_after(app->kv);
 	snprintf(down, downlen, "%s%s%s", pg ? "" : "Postgres", !pg && !rd ? " and " : "",
 		 rd ? "" : "Redis");
+	api_health_last.at_ms = pg && rd ? clock_mono_ms() : 0;
+	api_health_last.pg_us = pg_us;
+	api_health_last.rd_us = rd_us;
 	return !pg + !rd;
+}
+
+/* The services of a recent successful check, or NULL when there is none. */
+static struct json_object *api_health_recent(const struct app *app, bool need_llm)
+{
+	int64_t now = clock_mono_ms(), ttl = app->cfg->health_cache_ms;
+
+	if (api_health_last.at_ms == 0 || now - api_health_last.at_ms >= ttl)
+		return NULL;
+	if (need_llm && (api_health_last.llm == NULL || now - api_health_last.llm_at_ms >= ttl))
+		return NULL;
+	struct json_object *services = json_object_new_object();
+	json_object_object_add(services, "postgres",
+			       api_health_dep(true, api_health_last.pg_us, NULL));
+	json_object_object_add(services, "redis", api_health_dep(true, api_health_last.rd_us, NULL));
+	return services;
+}
+
+static int api_health_ping(struct app *app, int64_t *us, void *arg)
+{
+	(void)arg;
+	return kv_ping(app->kv, us);
 }
 
 int api_health_ready(struct request *req, struct response *res)
 {
-	struct json_object *services = json_object_new_object();
+	struct json_object *services = api_health_recent(req->app, false);
 	char down[64];
-	int retry;
-	int ndown = api_health_critical(req->app, services, &retry, down, sizeof(down));
+	int ndown = 0;
 
+	if (services == NULL) {
+		services = json_object_new_object();
+		ndown = api_health_critical(req->app, services, api_health_ping, NULL, res, down,
+					    sizeof(down));
+	}
 	res->body = json_object_new_object();
 	json_object_object_add(res->body, "status",
 			       json_object_new_string(ndown ? "not_ready" : "ready"));
 	json_object_object_add(res->body, "services", services);
 	if (ndown == 0)
 		return 200;
-	res->retry_after = retry;
 	return response_error(res, 503, "%s %s unavailable", down, ndown > 1 ? "are" : "is");
+}
+
+/* The Redis check of /health: reading the shared LLM status (one round trip). */
+static int api_health_llm(struct app *app, int64_t *us, void *arg)
+{
+	struct json_object **llm = arg;
+	int rc = llmstatus_host(app, llm, us);
+
+	json_object_object_del(*llm, "checked_at_ms");
+	json_object_object_del(*llm, "tags");
+	free(api_health_last.llm);
+	api_health_last.llm =
+		rc == 0 ? strdup(json_object_to_json_string_ext(*llm, JSON_C_TO_STRING_PLAIN)) : NULL;
+	api_health_last.llm_at_ms = clock_mono_ms();
+	return rc;
 }
 
 int api_health(struct request *req, struct response *res)
 {
 	struct app *app = req->app;
-	struct json_object *services = json_object_new_object(), *llm, *st;
+	struct json_object *services = api_health_recent(app, true), *llm = NULL, *st;
 	char down[64], iso[32];
-	int retry;
-	int ndown = api_health_critical(app, services, &retry, down, sizeof(down));
+	int ndown = 0;
 
-	llm = llmstatus_host(app);
-	json_object_object_del(llm, "checked_at_ms");
-	json_object_object_del(llm, "tags");
+	if (services != NULL) {
+		llm = json_tokener_parse(api_health_last.llm);
+	} else {
+		services = json_object_new_object();
+		ndown = api_health_critical(app, services, api_health_llm, &llm, res, down,
+					    sizeof(down));
+	}
 	json_object_object_add(services, "ollama", llm);
 	bool llm_ok = json_object_object_get_ex(llm, "status", &st) &&
 		      strcmp(json_object_get_string(st), "healthy") == 0;
@@ -118,6 +186,5 @@ int api_health(struct request *req, struct response *res)
 	json_object_object_add(res->body, "services", services);
 	if (ndown == 0)
 		return 200;
-	res->retry_after = retry;
 	return response_error(res, 503, "%s %s unavailable", down, ndown > 1 ? "are" : "is");
 }

@@ -53,7 +53,7 @@ static const struct config_var config_vars[] = {
 	{"DATABASE_URL", CK_PG_URL, NULL, 0, 0, NULL, 0, F(database_url),
 	 "PostgreSQL URI (postgresql://user:pass@host:port/db)"},
 	{"REDIS_URL", CK_REDIS_URL, NULL, 0, 0, NULL, 0, F(redis_url),
-	 "Redis URL (redis://[:pass@]host[:port][/db] or unix:///path[?db=N])"},
+	 "Redis URL (redis://[:pass@]host[:port][/db] or unix:///path[?db=N][&password=P])"},
 	{"SUPABASE_JWT_SECRET", CK_SECRET, NULL, 32, 4096, NULL, 0, F(jwt_secret),
 	 "HS256 secret of the Supabase project (at least 32 characters)"},
 	{"JWT_AUDIENCE", CK_STRING, "authenticated", 1, 256, NULL, 0, F(jwt_audience),
@@ -117,6 +117,10 @@ static const struct config_var config_vars[] = {
 	{"MODEL_HEALTH_INTERVAL", CK_INT, "30", 1, 3600, NULL, 0, F(model_health_interval),
 	 "seconds between checks of the LLM host and models (one worker checks, under a Redis "
 	 "lease; all read the shared result)"},
+	{"HEALTH_CACHE_MS", CK_INT, "250", 0, 10000, NULL, 0, F(health_cache_ms),
+	 "a worker reuses its last successful dependency check for this long, so health probes "
+	 "cannot hammer Postgres and Redis (0: check on every request; failures are never "
+	 "reused)"},
 	{"HEALTH_TIMEOUT_MS", CK_INT, "1000", 50, 30000, NULL, 0, F(health_timeout_ms),
 	 "deadline of the LLM host check in /health"},
 };
@@ -250,14 +254,29 @@ static int config_parse_redis(struct config *cfg, const char *v)
 	int rc = -1;
 
 	if (strncmp(v, "unix://", 7) == 0) {
-		/* unix:///path/to/redis.sock[?db=N]: no host part */
+		/* unix:///path/to/redis.sock[?db=N][&password=P]: no host part */
 		const char *p = v + 7, *q = strchr(p, '?');
 		size_t len = q ? (size_t)(q - p) : strlen(p);
 		if (len < 2 || p[0] != '/')
 			return -1;
-		if (q != NULL && (strncmp(q, "?db=", 4) != 0 || config_parse_long(q + 4, &db) < 0 ||
-				  db < 0 || db > 1000))
-			return -1;
+		for (const char *opt = q; opt != NULL && *opt != '\0';) {
+			opt++; /* '?' or '&' */
+			size_t olen = strcspn(opt, "&");
+			if (strncmp(opt, "db=", 3) == 0) {
+				char num[16];
+				snprintf(num, sizeof(num), "%.*s", (int)(olen - 3), opt + 3);
+				if (olen - 3 >= sizeof(num) || config_parse_long(num, &db) < 0 ||
+				    db < 0 || db > 1000)
+					return -1;
+			} else if (strncmp(opt, "password=", 9) == 0 && olen > 9) {
+				free(cfg->redis_password);
+				cfg->redis_password = strndup(opt + 9, olen - 9);
+				config_urldecode(cfg->redis_password);
+			} else {
+				return -1;
+			}
+			opt += olen;
+		}
 		cfg->redis_path = strndup(p, len);
 		config_urldecode(cfg->redis_path);
 		cfg->redis_db = (int)db;
@@ -548,7 +567,8 @@ static void config_load_var(struct config *cfg, const struct config_var *var,
 		if (config_parse_redis(cfg, v) < 0) {
 			char *masked = config_mask_url(v);
 			config_fail(el, var->name,
-				    "redis://[:password@]host[:port][/db] or unix:///path[?db=N]",
+				    "redis://[:password@]host[:port][/db] or "
+				    "unix:///path[?db=N][&password=P]",
 				    masked ? masked : "");
 			free(masked);
 			return;

@@ -56,8 +56,10 @@ static int db_poll(struct db *db, short events, int64_t deadline_ms)
 /* One connection attempt within the connect deadline. 0 / -1. */
 static int db_connect(struct db *db)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {db->cfg->database_url, "pixelcraft-api", NULL};
+	/* gssencmode first so DATABASE_URL can still ask for it: without it libpq
+	 * initialises Kerberos on every connect (time and ~1 MB per worker) */
+	const char *keys[] = {"gssencmode", "dbname", "fallback_application_name", NULL};
+	const char *vals[] = {"disable", db->cfg->database_url, "pixelcraft-api", NULL};
 	int64_t deadline = clock_mono_ms() + db->cfg->db_connect_timeout_ms;
 	PGconn *conn = PQconnectStartParams(keys, vals, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -122,9 +124,28 @@ void db_close(struct db *db)
 	free(db);
 }
 
+/*
+ * True when the server has closed an idle connection (restart, admin
+ * termination): it then left the socket readable. Noticing it here lets the
+ * request reconnect at once instead of failing on the dead connection.
+ */
+static bool db_closed_by_server(struct db *db)
+{
+	struct pollfd pfd = {.fd = PQsocket(db->conn), .events = POLLIN};
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	return PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK;
+}
+
 int db_ready(struct db *db)
 {
 	int64_t now = clock_mono_ms();
+
+	if (db->conn != NULL && db_closed_by_server(db)) {
+		db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
+		db_drop(db, db->err);
+	}
 
 	if (db->conn != NULL && db->suspect) {
 		if (PQstatus(db->conn) != CONNECTION_OK ||
@@ -318,18 +339,36 @@ PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *co
 	return db_check(db, db_collect(db, deadline));
 }
 
-int db_ping(struct db *db, int64_t *latency_us)
+int db_ping_start(struct db *db)
 {
-	int64_t t0 = clock_mono_us();
-
+	db->ping_us = clock_mono_us();
 	if (db_ready(db) < 0)
 		return -1;
-	PGresult *res = db_exec_sql(db, "");
+	if (!PQsendQuery(db->conn, "")) {
+		db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
+		db_drop(db, db->err);
+		return -1;
+	}
+	return 0;
+}
+
+int db_ping_finish(struct db *db, int64_t *latency_us)
+{
+	int64_t deadline = db->ping_us / 1000 + db->cfg->db_query_timeout_ms;
+	PGresult *res = db_check(db, db_collect(db, deadline));
+
 	if (res == NULL)
 		return -1;
 	PQclear(res);
-	*latency_us = clock_mono_us() - t0;
+	*latency_us = clock_mono_us() - db->ping_us;
 	return 0;
+}
+
+int db_ping(struct db *db, int64_t *latency_us)
+{
+	if (db_ping_start(db) < 0)
+		return -1;
+	return db_ping_finish(db, latency_us);
 }
 
 void db_idle(struct db *db)

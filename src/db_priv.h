@@ -34,6 +34,7 @@ struct db {
 	enum db_fail fail;
 	char err[256];
 	int64_t reconnects;
+	int64_t ping_us;       /* when the pending ping was sent */
 };
 
 /*

@@ -14,6 +14,7 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static struct timeval kv_tv(int ms)
 /* Sends one command and reads its reply; NULL (connection dropped) on error. */
 static redisReply *kv_cmd(struct kv *kv, int argc, const char **argv, const size_t *lens)
 {
-	if (kv->c == NULL && kv_ready(kv) < 0)
+	if (kv_ready(kv) < 0)
 		return NULL;
 	redisReply *r = redisCommandArgv(kv->c, argc, argv, lens);
 	if (r == NULL) {
@@ -136,8 +137,14 @@ int kv_ready(struct kv *kv)
 {
 	int64_t now = clock_mono_ms();
 
-	if (kv->c != NULL)
-		return 0;
+	if (kv->c != NULL) {
+		/* between commands Redis never writes to us: a readable socket
+		 * means it closed the connection (restart, timeout) */
+		struct pollfd pfd = {.fd = kv->c->fd, .events = POLLIN};
+		if (poll(&pfd, 1, 0) <= 0)
+			return 0;
+		kv_drop(kv, "connection closed by Redis");
+	}
 	if (!backoff_ready(&kv->backoff, now))
 		return -1;
 	bool was_down = kv->backoff.failures > 0 || kv->ever_up;

@@ -53,39 +53,44 @@ static void llmstatus_deferred(struct app *app, void *arg)
 	json_object_put(llmstatus_refresh(app));
 }
 
-struct json_object *llmstatus_host(struct app *app)
+static struct json_object *llmstatus_unknown(const char *why)
+{
+	struct json_object *st = json_object_new_object();
+
+	json_object_object_add(st, "status", json_object_new_string("unknown"));
+	json_object_object_add(st, "error", json_object_new_string(why));
+	return st;
+}
+
+int llmstatus_host(struct app *app, struct json_object **status, int64_t *redis_us)
 {
 	struct json_object *st = NULL, *at;
 	char *raw = NULL;
 	int64_t interval_ms = (int64_t)app->cfg->model_health_interval * 1000;
+	int64_t t0 = clock_mono_us();
 
 	int got = kv_get(app->kv, LLMSTATUS_KEY, &raw);
+	*redis_us = clock_mono_us() - t0;
 	if (got < 0) {
-		st = json_object_new_object();
-		json_object_object_add(st, "status", json_object_new_string("unknown"));
-		json_object_object_add(st, "error",
-				       json_object_new_string("shared status unavailable (Redis)"));
-		return st;
+		*status = llmstatus_unknown("shared status unavailable (Redis)");
+		return -1;
 	}
 	if (got == 1)
 		st = json_tokener_parse(raw);
 	free(raw);
 	bool fresh = st != NULL && json_object_object_get_ex(st, "checked_at_ms", &at) &&
 		     clock_wall_ms() - json_object_get_int64(at) < interval_ms;
-	if (fresh)
-		return st;
-	char owner[16];
-	snprintf(owner, sizeof(owner), "%d", (int)getpid());
-	if (kv_set_nx(app->kv, LLMSTATUS_LEASE, owner, app->cfg->model_health_interval) == 1) {
-		if (st == NULL)
-			return llmstatus_refresh(app);
-		server_defer(llmstatus_deferred, NULL);
+	if (!fresh) {
+		char owner[16];
+		snprintf(owner, sizeof(owner), "%d", (int)getpid());
+		if (kv_set_nx(app->kv, LLMSTATUS_LEASE, owner, app->cfg->model_health_interval) ==
+		    1) {
+			if (st == NULL)
+				st = llmstatus_refresh(app);
+			else
+				server_defer(llmstatus_deferred, NULL);
+		}
 	}
-	if (st == NULL) {
-		st = json_object_new_object();
-		json_object_object_add(st, "status", json_object_new_string("unknown"));
-		json_object_object_add(st, "error",
-				       json_object_new_string("first check in progress"));
-	}
-	return st;
+	*status = st != NULL ? st : llmstatus_unknown("first check in progress");
+	return 0;
 }

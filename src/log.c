@@ -18,10 +18,12 @@ const char *const log_level_names[LOG__MAX] = {"debug", "info", "warn", "error"}
 
 static enum log_level log_min = LOG_INFO;
 static int log_fd = STDERR_FILENO;
+static int log_pid;
 
 int log_open(enum log_level level, const char *path)
 {
 	log_min = level;
+	log_pid = (int)getpid();
 	if (path == NULL || *path == '\0')
 		return 0;
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -89,7 +91,7 @@ void log_begin(struct log_line *l, enum log_level level, const char *event)
 		return;
 	clock_iso8601(clock_wall_ms(), ts, sizeof(ts));
 	snprintf(head, sizeof(head), "{\"time\":\"%s\",\"level\":\"%s\",\"pid\":%d", ts,
-		 log_level_names[level], (int)getpid());
+		 log_level_names[level], log_pid ? log_pid : (int)getpid());
 	log_raw(l, head);
 	log_str(l, "event", event);
 }

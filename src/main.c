@@ -20,7 +20,6 @@
 #include "ollama.h"
 #include "server.h"
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,7 +150,7 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* libcurl initialises itself (and OpenSSL) on the first easy handle */
 	if (log_open((enum log_level)cfg.log_level, cfg.log_file) < 0)
 		fprintf(stderr, "cannot open LOG_FILE %s; logging to stderr\n", cfg.log_file);
 	if (strcmp(mode, "--validate-config") == 0) {
@@ -169,6 +168,5 @@ int main(int argc, char **argv)
 	}
 	log_close();
 	config_free(&cfg);
-	curl_global_cleanup();
 	return rc;
 }

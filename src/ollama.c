@@ -50,11 +50,6 @@ struct ollama *ollama_open(const struct config *cfg)
 	if (o == NULL)
 		return NULL;
 	o->cfg = cfg;
-	o->curl = curl_easy_init();
-	if (o->curl == NULL) {
-		free(o);
-		return NULL;
-	}
 	return o;
 }
 
@@ -72,10 +67,19 @@ const char *ollama_last_error(const struct ollama *o)
 	return o->err;
 }
 
-/* Common options of every request. */
-static void ollama_prepare(struct ollama *o, const char *path, int timeout_ms)
+/*
+ * Common options of every request. The easy handle (and with it libcurl and
+ * OpenSSL) is created on first use: most workers of the main pool never talk
+ * to the LLM and so never pay for it. 0 / -1.
+ */
+static int ollama_prepare(struct ollama *o, const char *path, int timeout_ms)
 {
 	char url[1024];
+
+	if (o->curl == NULL && (o->curl = curl_easy_init()) == NULL) {
+		snprintf(o->err, sizeof(o->err), "cannot initialise libcurl");
+		return -1;
+	}
 
 	snprintf(url, sizeof(url), "%s%s", o->cfg->ollama_host, path);
 	curl_easy_reset(o->curl);
@@ -87,6 +91,7 @@ static void ollama_prepare(struct ollama *o, const char *path, int timeout_ms)
 	curl_easy_setopt(o->curl, CURLOPT_WRITEFUNCTION, ollama_collect);
 	curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, o);
 	o->len = 0;
+	return 0;
 }
 
 /* Runs the prepared request; 0 and the parsed JSON reply, or -1. */
@@ -117,8 +122,7 @@ int ollama_tags(struct ollama *o, int timeout_ms, struct json_object **tags)
 	struct json_object *reply = NULL, *models;
 	int rc = -1;
 
-	ollama_prepare(o, "/api/tags", timeout_ms);
-	if (ollama_perform(o, &reply) < 0)
+	if (ollama_prepare(o, "/api/tags", timeout_ms) < 0 || ollama_perform(o, &reply) < 0)
 		goto out;
 	if (!json_object_object_get_ex(reply, "models", &models) ||
 	    !json_object_is_type(models, json_type_array)) {

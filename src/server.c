@@ -29,7 +29,7 @@
 static volatile sig_atomic_t server_stopping;
 
 /*
- * SIGTERM/SIGINT: only delivered while the worker waits in FCGX_Accept_r
+ * SIGTERM/SIGINT/SIGUSR1: only delivered while the worker waits in FCGX_Accept_r
  * (blocked during a request). Closing the listening socket (fd 0) makes the
  * pending or next accept() fail at once, so the loop ends without taking a
  * new request; the request in flight, if any, has already been served.
@@ -170,12 +170,16 @@ int server_run(struct app *app)
 	sa.sa_handler = server_on_term;
 	sa.sa_flags = SA_RESTART; /* see server_on_term */
 	sigemptyset(&sa.sa_mask);
+	/* multiwatch asks for a graceful stop with SIGUSR1 (libfcgi's own
+	 * convention); systemd and operators send SIGTERM: all mean drain */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &term, &old);
 
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, SERVER_LISTEN_FD, 0) != 0) {
@@ -194,6 +198,6 @@ int server_run(struct app *app)
 	}
 	FCGX_Free(&fr, 1);
 	log_msg(LOG_INFO, "worker_stopped", "%s",
-		server_stopping ? "SIGTERM: drained and exiting" : "accept failed, exiting");
+		server_stopping ? "stop signal: drained and exiting" : "accept failed, exiting");
 	return 0;
 }

@@ -86,8 +86,16 @@ static bool ready_ok_everywhere(void)
 	return true;
 }
 
+static bool ready_fails(void)
+{
+	return !ready_ok();
+}
+
 static void assert_down(const char *which, const char *name)
 {
+	/* a worker may reuse a successful check for HEALTH_CACHE_MS (250 ms) */
+	cr_assert(wait_until(ready_fails, 2000), "/health/ready never failed");
+	usleep(300000);
 	for (int i = 0; i < 8; i++) { /* reach several workers */
 		struct http *r = http_get("/health/ready");
 		cr_assert_eq(r->status, 503, "ready with %s down: %ld %s", which, r->status, r->body);
@@ -106,7 +114,25 @@ static void assert_down(const char *which, const char *name)
 	http_free(r);
 }
 
-Test(health, redis_outage_and_recovery, .timeout = 60)
+static bool healthy(void)
+{
+	struct http *r = http_get("/health");
+	bool ok = strcmp(json_str(r->json, "status"), "healthy") == 0;
+	http_free(r);
+	return ok;
+}
+
+/* Whatever a test did, the next one starts with everything running. */
+static void restore(void)
+{
+	stack("pg-start", NULL);
+	stack("redis-start", NULL);
+	stack("stub-start", NULL);
+	wait_until(ready_ok_everywhere, 30000);
+	wait_until(healthy, 10000);
+}
+
+Test(health, redis_outage_and_recovery, .timeout = 60, .fini = restore)
 {
 	remember_workers();
 	cr_assert_eq(stack("redis-stop", NULL), 0);
@@ -116,7 +142,7 @@ Test(health, redis_outage_and_recovery, .timeout = 60)
 	assert_same_workers();
 }
 
-Test(health, postgres_outage_and_recovery, .timeout = 90)
+Test(health, postgres_outage_and_recovery, .timeout = 90, .fini = restore)
 {
 	remember_workers();
 	cr_assert_eq(stack("pg-stop", "fast"), 0);
@@ -127,7 +153,7 @@ Test(health, postgres_outage_and_recovery, .timeout = 90)
 	assert_same_workers();
 }
 
-Test(health, degraded_when_llm_host_down_but_not_unavailable, .timeout = 60)
+Test(health, degraded_when_llm_host_down_but_not_unavailable, .timeout = 60, .fini = restore)
 {
 	cr_assert_str_eq(need_env("STUB"), "1", "the test stack runs the stub LLM");
 	cr_assert_eq(stack("stub-stop", NULL), 0);

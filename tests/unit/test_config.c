@@ -144,7 +144,7 @@ Test(config, lists_and_rates)
 	setenv("CORS_ORIGINS", " https://app.example.com , http://localhost:5173 ", 1);
 	setenv("TRUSTED_PROXIES", "10.0.0.0/8, ::1", 1);
 	setenv("RATE_LIMIT_DEFAULT", "5/second", 1);
-	setenv("REDIS_URL", "unix:///run/redis/redis.sock?db=3", 1);
+	setenv("REDIS_URL", "unix:///run/redis/redis.sock?db=3&password=p%40ss", 1);
 	cr_assert_eq(config_load(&cfg, &errs, &n), 0);
 	cr_assert_eq(cfg.cors_count, 2);
 	cr_assert(config_origin_allowed(&cfg, "https://app.example.com"));
@@ -155,5 +155,6 @@ Test(config, lists_and_rates)
 	cr_assert_eq(cfg.rate_default.window_seconds, 1);
 	cr_assert_str_eq(cfg.redis_path, "/run/redis/redis.sock");
 	cr_assert_eq(cfg.redis_db, 3);
+	cr_assert_str_eq(cfg.redis_password, "p@ss");
 	config_free(&cfg);
 }

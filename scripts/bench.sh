@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# bench.sh: throughput and latency of the API next to two baselines, all in
+# one run on this machine with wrk (default -t2 -c64 -d10s, three interleaved
+# rounds, medians reported):
+#   S   nginx answering a static `return 200` (the web server's ceiling)
+#   H   nginx passing to scripts/bench/hello.c, a minimal FastCGI responder
+#       started exactly like our pool (spawn-fcgi + multiwatch, same worker
+#       count and environment): the ceiling of this architecture
+#   then our routes, each with its ratio to H.
+# Every response is counted per status (scripts/bench/status.lua), so a
+# figure built on errors shows up. Worker RSS is printed at the end.
+#
+#   scripts/bench.sh                 all rows
+#   ROWS="live health" scripts/bench.sh     a subset (S and H always run)
+#   DURATION=5s CONNS=32 ROUNDS=1 WORKERS=4 scripts/bench.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
+WORKERS=${WORKERS:-4}
+DIR=$(mktemp -d /tmp/pixelcraft-bench.XXXXXX)
+trap 'STACK_QUIET=1 scripts/stack.sh down "$DIR" >/dev/null 2>&1; kill -9 $(cat "$DIR/run/hello-pool.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
+
+make -s all
+STACK_QUIET=1 LOG_LEVEL=${LOG_LEVEL:-info} scripts/stack.sh up "$DIR" --stub --workers "$WORKERS" \
+	--chat-workers "${CHAT_WORKERS:-32}"
+set -a
+. "$DIR/stack.env"
+set +a
+
+# The baseline pool, started the same way as ours.
+owner=()
+[[ $(id -u) -eq 0 ]] && owner=(-u pixelcraft -g pixelcraft -U pixelcraft -G www-data)
+WORKERS=$WORKERS LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 setsid spawn-fcgi -n -s "$DIR/run/hello.sock" \
+	-M 0660 "${owner[@]}" -- /usr/bin/multiwatch -f "$WORKERS" -r 100 -t 1000 -- \
+	"$ROOT/build/bench-hello" >/dev/null 2>&1 &
+echo $! >"$DIR/run/hello-pool.pid"
+for _ in $(seq 50); do [[ -S $DIR/run/hello.sock ]] && break; sleep 0.1; done
+cat >"$DIR/nginx/conf.d/bench.conf" <<CONF
+server {
+    listen 127.0.0.1:$((PORT + 1));
+    location = /static { default_type application/json; return 200 '{"status":"alive"}'; }
+    location / { include $DIR/nginx/bench-params.conf; fastcgi_pass unix:$DIR/run/hello.sock; }
+}
+CONF
+grep 'fastcgi_param' "$DIR/nginx/site.conf" >"$DIR/nginx/bench-params.conf"
+nginx -c "$DIR/nginx/nginx.conf" -s reload
+sleep 0.5
+BENCH_URL=http://127.0.0.1:$((PORT + 1))
+
+# name|url|lua script (empty: status counting only)|description
+ALL_ROWS=(
+	"S|$BENCH_URL/static||nginx static return 200 (baseline S)"
+	"H|$BENCH_URL/hello||minimal C FastCGI responder (baseline H)"
+	"live|$BASE_URL/health/live||GET /health/live"
+	"health|$BASE_URL/health||GET /health (live Postgres and Redis checks)"
+)
+# rows added by later features are appended from scripts/bench/rows.d/*.sh
+for f in scripts/bench/rows.d/*.sh; do [[ -f $f ]] && . "$f"; done
+
+want=" S H ${ROWS:-} "
+selected=()
+for r in "${ALL_ROWS[@]}"; do
+	name=${r%%|*}
+	if [[ -z ${ROWS:-} || $want == *" $name "* ]]; then selected+=("$r"); fi
+done
+
+run_wrk() { # url lua -> prints "rps p50 p99 max non2xx statuses"
+	local url=$1 lua=$2 script=$DIR/wrk-$RANDOM.lua out
+	{ [[ -n $lua ]] && cat "$lua"; cat scripts/bench/status.lua; } >"$script"
+	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$script" "$url" 2>&1)
+	local rps p50 p99 max st
+	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+	read -r p50 p99 max < <(awk '/^latency_us/ {print $3, $7, $9}' <<<"$out")
+	st=$(awk '/^status/ {printf "%s:%s ", $2, $3}' <<<"$out")
+	local bad
+	bad=$(awk '/^status/ && ($2 < 200 || $2 >= 300) {n += $3} END {print n + 0}' <<<"$out")
+	echo "${rps:-0} ${p50:-0} ${p99:-0} ${max:-0} $bad ${st:-none}"
+}
+
+declare -A results
+echo "bench: $ROUNDS rounds of wrk -t$THREADS -c$CONNS -d$DURATION, $WORKERS workers, $(nproc) cores" >&2
+for round in $(seq 1 "$ROUNDS"); do
+	for r in "${selected[@]}"; do
+		IFS='|' read -r name url lua desc <<<"$r"
+		# warm-up so connections and caches are set before measuring
+		wrk -t1 -c4 -d1s "$url" >/dev/null 2>&1 || true
+		line=$(run_wrk "$url" "$lua")
+		results[$name]+="$line"$'\n'
+		echo "  round $round $name: $line" >&2
+	done
+done
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+col() { awk -v c="$2" '{print $c}' <<<"${results[$1]}" | sed '/^$/d' | median; }
+
+H_RPS=$(col H 1)
+printf '\n| Row | What | req/s | p50 ms | p99 ms | max ms | non-2xx | ratio to H |\n'
+printf '|---|---|---:|---:|---:|---:|---:|---:|\n'
+for r in "${selected[@]}"; do
+	IFS='|' read -r name url lua desc <<<"$r"
+	rps=$(col "$name" 1)
+	printf '| %s | %s | %.0f | %.2f | %.2f | %.1f | %s | %.2f |\n' "$name" "$desc" "$rps" \
+		"$(bc -l <<<"$(col "$name" 2) / 1000")" "$(bc -l <<<"$(col "$name" 3) / 1000")" \
+		"$(bc -l <<<"$(col "$name" 4) / 1000")" "$(col "$name" 5)" \
+		"$(bc -l <<<"$rps / $H_RPS")"
+done
+rss=$(for p in $(scripts/stack.sh pool-pids "$DIR" api); do ps -o rss= -p "$p"; done |
+	sort -n | tail -n 1)
+printf '\nworker RSS (largest of %s api workers after the run): %.1f MB\n' "$WORKERS" \
+	"$(bc -l <<<"${rss:-0} / 1024")"
