@@ -23,7 +23,7 @@ UNIT_BIN  := $(BUILD)/unit-tests
 INTEG_SRCS := $(wildcard tests/integration/*.c)
 INTEG_BIN  := $(BUILD)/integration-tests
 
-.PHONY: all deps run stop test unit integration bench format format-check clean
+.PHONY: all deps run stop test unit integration bench docs format format-check clean
 
 all: $(BIN) $(STUB) $(BUILD)/bench-hello
 
@@ -82,6 +82,9 @@ integration: $(BIN) $(INTEG_BIN)
 bench: deps
 	$(MAKE) all
 	scripts/bench.sh
+
+docs: $(BIN)
+	scripts/docs.sh
 
 format:
 	clang-format -i src/*.c src/*.h include/*.h tests/unit/*.c tests/integration/*.c

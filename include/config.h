@@ -112,6 +112,9 @@ void config_print(const struct config *cfg, FILE *out);
 /* Prints the documentation table (name, default, meaning) as Markdown. */
 void config_doc(FILE *out);
 
+/* Prints an example env file (systemd syntax) documenting every variable. */
+void config_env_example(FILE *out);
+
 /* Copies a URL with any password replaced by "***"; caller frees. */
 char *config_mask_url(const char *url);
 

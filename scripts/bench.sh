@@ -25,7 +25,8 @@ DIR=$(mktemp -d /tmp/pixelcraft-bench.XXXXXX)
 trap 'STACK_QUIET=1 scripts/stack.sh down "$DIR" >/dev/null 2>&1; kill -9 $(cat "$DIR/run/hello-pool.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
 
 make -s all
-STACK_QUIET=1 LOG_LEVEL=${LOG_LEVEL:-info} scripts/stack.sh up "$DIR" --stub --workers "$WORKERS" \
+STACK_QUIET=1 LOG_LEVEL=${LOG_LEVEL:-info} EXTRA_ENV="HEALTH_CACHE_MS=${HEALTH_CACHE_MS:-250}" \
+	scripts/stack.sh up "$DIR" --stub --workers "$WORKERS" \
 	--chat-workers "${CHAT_WORKERS:-32}"
 set -a
 . "$DIR/stack.env"
@@ -38,6 +39,7 @@ WORKERS=$WORKERS LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 setsid spawn-fcgi -n -s "$DIR/r
 	-M 0660 "${owner[@]}" -- /usr/bin/multiwatch -f "$WORKERS" -r 100 -t 1000 -- \
 	"$ROOT/build/bench-hello" >/dev/null 2>&1 &
 echo $! >"$DIR/run/hello-pool.pid"
+disown
 for _ in $(seq 50); do [[ -S $DIR/run/hello.sock ]] && break; sleep 0.1; done
 cat >"$DIR/nginx/conf.d/bench.conf" <<CONF
 server {
@@ -108,7 +110,15 @@ for r in "${selected[@]}"; do
 		"$(bc -l <<<"$(col "$name" 4) / 1000")" "$(col "$name" 5)" \
 		"$(bc -l <<<"$rps / $H_RPS")"
 done
-rss=$(for p in $(scripts/stack.sh pool-pids "$DIR" api); do ps -o rss= -p "$p"; done |
-	sort -n | tail -n 1)
-printf '\nworker RSS (largest of %s api workers after the run): %.1f MB\n' "$WORKERS" \
-	"$(bc -l <<<"${rss:-0} / 1024")"
+# Memory: RSS counts every shared-library page a worker has touched (the same
+# pages for all workers); PSS divides shared pages among the processes
+# sharing them; Private is what each additional worker really costs.
+mem=$(for p in $(scripts/stack.sh pool-pids "$DIR" api); do
+	awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} /^Private_(Clean|Dirty):/ {v+=$2} END {print r, p, v}' \
+		"/proc/$p/smaps_rollup"
+done)
+printf '\nworker memory after the run (%s api workers): RSS %s MB, PSS %s MB, private %s MB\n' \
+	"$WORKERS" \
+	"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $1 / 1024}' <<<"$mem")" \
+	"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $2 / 1024}' <<<"$mem")" \
+	"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $3 / 1024}' <<<"$mem")"

@@ -6,6 +6,7 @@
  *   pixelcraft-api [--env-file FILE] --validate-config  validate only (no I/O)
  *   pixelcraft-api [--env-file FILE] migrate      apply ops/sql migrations
  *   pixelcraft-api --config-doc                   Markdown table of variables
+ *   pixelcraft-api --config-env                   example env file
  *   pixelcraft-api --version
  *
  * The env file (also PIXELCRAFT_ENV_FILE) uses systemd EnvironmentFile=
@@ -32,7 +33,8 @@
 static void main_usage(FILE *out)
 {
 	fprintf(out, "usage: pixelcraft-api [--env-file FILE] "
-		     "[--check-config | --validate-config | migrate | --config-doc | --version]\n");
+		     "[--check-config | --validate-config | migrate | --config-doc | --config-env | "
+		     "--version]\n");
 }
 
 /* Loads and validates; prints problems as text or JSON lines. 0 / -1. */
@@ -127,7 +129,8 @@ int main(int argc, char **argv)
 			env_file = argv[++i];
 		} else if (strcmp(argv[i], "--check-config") == 0 ||
 			   strcmp(argv[i], "--validate-config") == 0 ||
-			   strcmp(argv[i], "--config-doc") == 0 || strcmp(argv[i], "migrate") == 0) {
+			   strcmp(argv[i], "--config-doc") == 0 ||
+			   strcmp(argv[i], "--config-env") == 0 || strcmp(argv[i], "migrate") == 0) {
 			mode = argv[i];
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("pixelcraft-api %s\n", PIXELCRAFT_VERSION);
@@ -139,6 +142,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "--config-doc") == 0) {
 		config_doc(stdout);
+		return 0;
+	}
+	if (strcmp(mode, "--config-env") == 0) {
+		config_env_example(stdout);
 		return 0;
 	}
 	if (env_file != NULL && *env_file != '\0' && envfile_load(env_file, err, sizeof(err)) < 0) {

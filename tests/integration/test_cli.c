@@ -108,3 +108,14 @@ Test(cli, deployment_files_pass_their_validators)
 	cr_assert_eq(st, 0, "%s", out);
 	free(out);
 }
+
+Test(cli, generated_docs_are_current)
+{
+	int st;
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s/scripts/docs.sh --check 2>&1", need_env("PROJECT_ROOT"));
+	char *out = run_capture(cmd, &st);
+	cr_assert_eq(st, 0, "%s", out);
+	free(out);
+}

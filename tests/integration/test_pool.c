@@ -104,3 +104,69 @@ Test(pool, killed_worker_is_replaced_under_load, .timeout = 60)
 		http_free(r);
 	}
 }
+
+/* Sends a signal to every Postgres backend serving our workers. */
+static void signal_backends(const char *sig)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "for p in $(%s/scripts/stack.sh psql %s -At -c \"select pid from pg_stat_activity "
+		 "where application_name = 'pixelcraft-api'\"); do kill -%s $p; done",
+		 need_env("PROJECT_ROOT"), need_env("STACK_DIR"), sig);
+	free(run_capture(cmd, NULL));
+}
+
+static void restart_pool(void)
+{
+	signal_backends("CONT");
+	stack("pool-stop", NULL);
+	stack("pool-start", NULL);
+}
+
+Test(pool, stop_signal_drains_requests_in_flight, .timeout = 60, .fini = restart_pool)
+{
+	pid_t before[256], kids[4];
+	int fds[4][2];
+	int n = workers(before, 256);
+	cr_assert_gt(n, 0);
+
+	/* Postgres backends frozen: readiness checks wait in the workers */
+	signal_backends("STOP");
+	usleep(400000); /* past HEALTH_CACHE_MS: every check really goes out */
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(pipe(fds[i]), 0);
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			struct http *r = http_get("/health/ready");
+			dprintf(fds[i][1], "%ld\n", r->status);
+			_exit(0);
+		}
+		close(fds[i][1]);
+	}
+	usleep(300000);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/run/api-pool.pid", need_env("STACK_DIR"));
+	char *pid = run_capture(strcat(strcpy(calloc(1, 600), "cat "), path), NULL);
+	double t0 = now_ms();
+	cr_assert_eq(kill(atoi(pid), SIGTERM), 0);
+	free(pid);
+	usleep(300000);
+	signal_backends("CONT");
+	for (int i = 0; i < 4; i++) {
+		char line[32] = "";
+		cr_assert_gt(read(fds[i][0], line, sizeof(line) - 1), 0);
+		waitpid(kids[i], NULL, 0);
+		cr_assert_eq(atol(line), 200, "request in flight got %s", line);
+	}
+	/* all workers gone within 5 s */
+	bool gone = false;
+	while (!gone && now_ms() - t0 < 5000) {
+		gone = true;
+		for (int i = 0; i < n; i++)
+			if (kill(before[i], 0) == 0)
+				gone = false;
+		usleep(20000);
+	}
+	cr_log_info("pool stopped %.0f ms after SIGTERM", now_ms() - t0);
+	cr_assert(gone, "workers still running 5 s after SIGTERM");
+}
