@@ -20,12 +20,12 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(BUILD)/unit-tests
-INTEG_SRCS := $(wildcard tests/integration/*.c)
+INTEG_SRCS := $(wildcard tests/integration/*.c) tests/tools/token.c
 INTEG_BIN  := $(BUILD)/integration-tests
 
 .PHONY: all deps run stop test unit integration bench docs format format-check clean
 
-all: $(BIN) $(STUB) $(BUILD)/bench-hello
+all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/pc-token
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) | $(BUILD)/obj
 	@echo "  CC      $<"
@@ -47,14 +47,19 @@ $(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libpixelcraft.a
 	    $(LDLIBS) -lcriterion
 
 # Integration tests: Criterion + libcurl against a running stack.
-$(INTEG_BIN): $(INTEG_SRCS) $(wildcard tests/integration/*.h)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/integration -o $@ $(INTEG_SRCS) \
+$(INTEG_BIN): $(INTEG_SRCS) $(wildcard tests/integration/*.h) tests/tools/token.h
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/integration -Itests/tools -o $@ $(INTEG_SRCS) \
 	    $(LDLIBS) -lcriterion
 
 $(STUB): tests/stub-ollama.c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< \
 	    $(shell pkg-config --cflags --libs libmicrohttpd json-c) -lpthread
+
+$(BUILD)/pc-token: tests/tools/pc-token.c tests/tools/token.c tests/tools/token.h
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/tools -o $@ tests/tools/pc-token.c \
+	    tests/tools/token.c -lcrypto
 
 $(BUILD)/bench-hello: scripts/bench/hello.c
 	@echo "  CC      $<"

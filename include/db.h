@@ -15,6 +15,7 @@
 #define PIXELCRAFT_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -81,5 +82,14 @@ int64_t db_reconnects(const struct db *db);
  * changed is an error. Progress lines go to out. 0 / -1.
  */
 int db_migrate(struct db *db, const char *dir, FILE *out);
+
+/* ---- db_auth.c ---- */
+
+/*
+ * The application role of user_id ("user" or "admin") into role. Returns 1
+ * when the user has a profile row, 0 when not (role is then "user"), -1 on
+ * error.
+ */
+int db_user_role(struct db *db, const char *user_id, char *role, size_t len);
 
 #endif

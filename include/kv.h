@@ -55,8 +55,9 @@ int kv_set_nx(struct kv *kv, const char *key, const char *value, int ttl_seconds
 int kv_del(struct kv *kv, const char *key);
 
 /*
- * Runs a Lua script by EVALSHA, loading it with EVAL on NOSCRIPT. keys and
- * args are NUL-terminated strings. The script must return an array of
+ * Runs a Lua script by EVALSHA; the script is loaded with SCRIPT LOAD on first
+ * use and again after NOSCRIPT (Redis restarted). `script` must be a string
+ * constant (its address identifies it). keys and args are NUL-terminated. The script must return an array of
  * integers: up to `max` of them are stored in out and their count returned;
  * -1 on error.
  */

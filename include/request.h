@@ -59,7 +59,6 @@ struct request {
 	char id[72];              /* X-Request-ID (echoed or generated) */
 	char client_ip[64];       /* REMOTE_ADDR, or X-Forwarded-For via TRUSTED_PROXIES */
 	int64_t start_us;
-	int route_flags;          /* flags of the matched route */
 	struct request_user user;
 	struct request_block *blocks; /* request_alloc arena */
 };

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "request.h"
 
 struct response;
@@ -42,7 +43,16 @@ struct route {
 	int (*handler)(struct request *req, struct response *res);
 	enum route_auth auth;
 	enum route_limit limit;
+	struct config_rate rate; /* a stricter budget for this route; {0}: the group's */
 };
+
+/* A table entry drawing from its group's budget. */
+#define ROUTE(method, pattern, handler, auth, limit)                                             \
+	{ (method), (pattern), (handler), (auth), (limit), {0, 0} }
+
+/* A table entry with its own, stricter budget of `n` requests per `window` seconds. */
+#define ROUTE_LIMITED(method, pattern, handler, auth, limit, n, window)                          \
+	{ (method), (pattern), (handler), (auth), (limit), {(n), (window)} }
 
 /*
  * Finds the route for req's method and path and stores its parameters in

@@ -53,7 +53,7 @@ nginx -c "$DIR/nginx/nginx.conf" -s reload
 sleep 0.5
 BENCH_URL=http://127.0.0.1:$((PORT + 1))
 
-# name|url|lua script (empty: status counting only)|description
+# name|url|lua script (empty: status counting only)|description[|VAR=value for wrk]
 ALL_ROWS=(
 	"S|$BENCH_URL/static||nginx static return 200 (baseline S)"
 	"H|$BENCH_URL/hello||minimal C FastCGI responder (baseline H)"
@@ -70,10 +70,10 @@ for r in "${ALL_ROWS[@]}"; do
 	if [[ -z ${ROWS:-} || $want == *" $name "* ]]; then selected+=("$r"); fi
 done
 
-run_wrk() { # url lua -> prints "rps p50 p99 max non2xx statuses"
-	local url=$1 lua=$2 script=$DIR/wrk-$RANDOM.lua out
+run_wrk() { # url lua [VAR=value] -> prints "rps p50 p99 max non2xx statuses"
+	local url=$1 lua=$2 envs=${3:-} script=$DIR/wrk-$RANDOM.lua out
 	{ [[ -n $lua ]] && cat "$lua"; cat scripts/bench/status.lua; } >"$script"
-	out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$script" "$url" 2>&1)
+	out=$(env $envs wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$script" "$url" 2>&1)
 	local rps p50 p99 max st
 	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
 	read -r p50 p99 max < <(awk '/^latency_us/ {print $3, $7, $9}' <<<"$out")
@@ -87,10 +87,10 @@ declare -A results
 echo "bench: $ROUNDS rounds of wrk -t$THREADS -c$CONNS -d$DURATION, $WORKERS workers, $(nproc) cores" >&2
 for round in $(seq 1 "$ROUNDS"); do
 	for r in "${selected[@]}"; do
-		IFS='|' read -r name url lua desc <<<"$r"
+		IFS='|' read -r name url lua desc envs <<<"$r"
 		# warm-up so connections and caches are set before measuring
 		wrk -t1 -c4 -d1s "$url" >/dev/null 2>&1 || true
-		line=$(run_wrk "$url" "$lua")
+		line=$(run_wrk "$url" "$lua" "$envs")
 		results[$name]+="$line"$'\n'
 		echo "  round $round $name: $line" >&2
 	done
@@ -103,7 +103,7 @@ H_RPS=$(col H 1)
 printf '\n| Row | What | req/s | p50 ms | p99 ms | max ms | non-2xx | ratio to H |\n'
 printf '|---|---|---:|---:|---:|---:|---:|---:|\n'
 for r in "${selected[@]}"; do
-	IFS='|' read -r name url lua desc <<<"$r"
+	IFS='|' read -r name url lua desc envs <<<"$r"
 	rps=$(col "$name" 1)
 	printf '| %s | %s | %.0f | %.2f | %.2f | %.1f | %s | %.2f |\n' "$name" "$desc" "$rps" \
 		"$(bc -l <<<"$(col "$name" 2) / 1000")" "$(bc -l <<<"$(col "$name" 3) / 1000")" \

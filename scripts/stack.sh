@@ -369,7 +369,7 @@ write_env() {
 
 up() {
 	FRONT=${FRONT:-nginx} WORKERS=${WORKERS:-4} CHAT_WORKERS=${CHAT_WORKERS:-32}
-	STUB=${STUB:-0} PORT=${PORT:-}
+	STUB=${STUB:-0} PORT=${PORT:-} SHARED=""
 	while (($#)); do
 		case $1 in
 		--front) FRONT=$2; shift ;;
@@ -377,6 +377,7 @@ up() {
 		--workers) WORKERS=$2; shift ;;
 		--chat-workers) CHAT_WORKERS=$2; shift ;;
 		--stub) STUB=1 ;;
+		--shared) SHARED=$(cd "$2" && pwd); shift ;;
 		*) die "unknown option $1" ;;
 		esac
 		shift
@@ -387,6 +388,10 @@ up() {
 	[[ -n $PORT ]] || PORT=$(free_port)
 	port_free "$PORT" || die "port $PORT is in use (set PORT=...)"
 	USED_PORTS="$PORT"
+	if [[ -n $SHARED ]]; then
+		shared_up
+		return
+	fi
 	PG_PORT=${PG_PORT:-$(free_port)}
 	USED_PORTS+=" $PG_PORT"
 	REDIS_PORT=${REDIS_PORT:-$(free_port)}
@@ -425,6 +430,28 @@ up() {
 	log "worker pools: $WORKERS api + $CHAT_WORKERS chat"
 	pool_start
 	log "$FRONT on 127.0.0.1:$PORT"
+	front_start
+}
+
+# Another "application host": its own pools and front end, using the
+# PostgreSQL, Redis and LLM of the stack in $SHARED (same JWT secret).
+shared_up() {
+	local main_env=$SHARED/stack.env
+	[[ -f $main_env ]] || die "$SHARED is not a running stack"
+	PG_PORT=$(sed -n 's/^PG_PORT=//p' "$main_env")
+	REDIS_PORT=$(sed -n 's/^REDIS_PORT=//p' "$main_env")
+	STUB_PORT=$(sed -n 's/^STUB_PORT=//p' "$main_env")
+	STUB=$(sed -n 's/^STUB=//p' "$main_env")
+	OLLAMA_HOST=$(sed -n 's/^OLLAMA_HOST=//p' "$main_env")
+	PG_APP_PASSWORD=$(sed -n 's/^PG_APP_PASSWORD=//p' "$main_env")
+	REDIS_PASSWORD=$(sed -n 's/^REDIS_PASSWORD=//p' "$main_env")
+	MAX_BODY_BYTES=${MAX_BODY_BYTES:-65536}
+	APP_DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' "$SHARED/pixelcraft.env")
+	APP_REDIS_URL=$(sed -n 's/^REDIS_URL=//p' "$SHARED/pixelcraft.env")
+	write_env "$(sed -n 's/^SUPABASE_JWT_SECRET=//p' "$main_env")"
+	echo "SHARED_FROM=$SHARED" >>"$DIR/stack.env"
+	log "host sharing $SHARED: $WORKERS api + $CHAT_WORKERS chat workers, $FRONT on $PORT"
+	pool_start
 	front_start
 }
 

@@ -35,7 +35,7 @@ section() { printf '\n==== %s\n' "$*"; }
 section "build"
 make -s all build/unit-tests build/integration-tests || exit 1
 
-crit_args=(--jobs 1)
+crit_args=(--jobs 1 --verbose)
 [[ -n ${TEST_FILTER:-} ]] && crit_args+=(--filter "$TEST_FILTER")
 
 if [[ $what == all || $what == unit ]]; then

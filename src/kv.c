@@ -13,7 +13,6 @@
 #include "log.h"
 
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,19 +270,59 @@ int kv_del(struct kv *kv, const char *key)
 	return rc;
 }
 
+/*
+ * Script SHA1s as Redis computed them (SCRIPT LOAD), by script text pointer:
+ * scripts are string constants, so the pointer identifies the script.
+ */
+#define KV_SCRIPTS 8
+static struct {
+	const char *script;
+	char sha[48];
+} kv_scripts[KV_SCRIPTS];
+
+static const char *kv_script_load(struct kv *kv, const char *script, bool force)
+{
+	int slot = -1;
+
+	for (int i = 0; i < KV_SCRIPTS; i++) {
+		if (kv_scripts[i].script == script) {
+			if (!force)
+				return kv_scripts[i].sha;
+			slot = i;
+			break;
+		}
+		if (kv_scripts[i].script == NULL && slot < 0)
+			slot = i;
+	}
+	if (slot < 0)
+		return NULL;
+	const char *argv[] = {"SCRIPT", "LOAD", script};
+	redisReply *r = kv_cmd(kv, 3, argv, NULL);
+	const char *sha = NULL;
+	if (r != NULL && !kv_is_error(kv, r) && r->type == REDIS_REPLY_STRING &&
+	    r->len < sizeof(kv_scripts[slot].sha)) {
+		kv_scripts[slot].script = script;
+		memcpy(kv_scripts[slot].sha, r->str, r->len);
+		kv_scripts[slot].sha[r->len] = '\0';
+		sha = kv_scripts[slot].sha;
+	}
+	freeReplyObject(r);
+	return sha;
+}
+
 int kv_eval_ints(struct kv *kv, const char *script, int nkeys, const char *const *keys,
 		 int nargs, const char *const *args, long long *out, int max)
 {
-	unsigned char digest[SHA_DIGEST_LENGTH];
-	char sha[2 * SHA_DIGEST_LENGTH + 1], nk[16];
+	char nk[16];
 	const char *argv[3 + 32];
 	int argc = 0, rc = -1;
+	redisReply *r = NULL;
 
 	if (nkeys + nargs > 32)
 		return -1;
-	SHA1((const unsigned char *)script, strlen(script), digest);
-	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+	const char *sha = kv_script_load(kv, script, false);
+	if (sha == NULL)
+		return -1;
 	snprintf(nk, sizeof(nk), "%d", nkeys);
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = sha;
@@ -292,12 +331,14 @@ int kv_eval_ints(struct kv *kv, const char *script, int nkeys, const char *const
 		argv[argc++] = keys[i];
 	for (int i = 0; i < nargs; i++)
 		argv[argc++] = args[i];
-	redisReply *r = kv_cmd(kv, argc, argv, NULL);
+	r = kv_cmd(kv, argc, argv, NULL);
 	if (r != NULL && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
 	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		/* Redis restarted or flushed its scripts: load again, once */
 		freeReplyObject(r);
-		argv[0] = "EVAL";
-		argv[1] = script;
+		r = NULL;
+		if ((argv[1] = kv_script_load(kv, script, true)) == NULL)
+			goto out;
 		r = kv_cmd(kv, argc, argv, NULL);
 	}
 	if (r == NULL || kv_is_error(kv, r) || r->type != REDIS_REPLY_ARRAY)

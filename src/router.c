@@ -11,9 +11,10 @@
 const char *const route_auth_names[ROUTE_AUTH__MAX] = {"public", "optional", "required", "admin"};
 
 static const struct route router_table[] = {
-	{HTTP_GET, "/health/live", api_health_live, ROUTE_PUBLIC, ROUTE_LIMIT_NONE},
-	{HTTP_GET, "/health/ready", api_health_ready, ROUTE_PUBLIC, ROUTE_LIMIT_NONE},
-	{HTTP_GET, "/health", api_health, ROUTE_PUBLIC, ROUTE_LIMIT_NONE},
+	ROUTE(HTTP_GET, "/health/live", api_health_live, ROUTE_PUBLIC, ROUTE_LIMIT_NONE),
+	ROUTE(HTTP_GET, "/health/ready", api_health_ready, ROUTE_PUBLIC, ROUTE_LIMIT_NONE),
+	ROUTE(HTTP_GET, "/health", api_health, ROUTE_PUBLIC, ROUTE_LIMIT_NONE),
+	ROUTE(HTTP_GET, "/api/me", api_me, ROUTE_AUTH_REQUIRED, ROUTE_LIMIT_DEFAULT),
 };
 
 #define ROUTER_N (sizeof(router_table) / sizeof(router_table[0]))

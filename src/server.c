@@ -5,11 +5,13 @@
  */
 #include "server.h"
 #include "app.h"
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "cors.h"
 #include "db.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
@@ -92,7 +94,12 @@ int server_dispatch(struct request *req, struct response *res)
 	}
 	if (st != 0)
 		return response_error(res, 404, "Not Found");
-	req->route_flags = (int)route->auth;
+	st = auth_request(req, res, route->auth);
+	if (st != 0)
+		return st;
+	st = ratelimit_request(req, res, route);
+	if (st != 0)
+		return st;
 	return route->handler(req, res);
 }
 

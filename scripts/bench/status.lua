@@ -6,8 +6,12 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
+-- (appended after a scenario script: keep its init)
+local scenario_init = init
+
 function init(args)
    statuses = {}
+   if scenario_init then scenario_init(args) end
 end
 
 function response(status, headers, body)

@@ -1,7 +1,9 @@
 /* harness: HTTP and stack helpers for the integration tests. */
 #include "harness.h"
+#include "token.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -50,13 +52,19 @@ static size_t collect(char *data, size_t size, size_t n, void *arg)
 struct http *http_do(const char *method, const char *path, const char *body,
 		     const char *const *headers)
 {
+	return http_do_at(need_env("BASE_URL"), method, path, body, headers);
+}
+
+struct http *http_do_at(const char *base, const char *method, const char *path, const char *body,
+			const char *const *headers)
+{
 	struct http *r = calloc(1, sizeof(*r));
 	struct buf b = {0}, h = {0};
 	struct curl_slist *list = NULL;
 	char url[4096];
 	CURL *c = curl_easy_init();
 
-	snprintf(url, sizeof(url), "%s%s", need_env("BASE_URL"), path);
+	snprintf(url, sizeof(url), "%s%s", base, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (strcmp(method, "HEAD") == 0)
@@ -189,4 +197,137 @@ bool wait_until(bool (*pred)(void), int timeout_ms)
 		usleep(20000);
 	} while (now_ms() < end);
 	return false;
+}
+
+struct burst_one {
+	struct buf h;
+	CURL *c;
+};
+
+void http_burst(const char *base, const char *method, const char *path,
+		const char *const *headers, int n, long *status, int *retry_after,
+		double *slowest_ms)
+{
+	CURLM *m = curl_multi_init();
+	struct burst_one *one = calloc((size_t)n, sizeof(*one));
+	struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+	char url[4096];
+
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	for (const char *const *hd = headers; hd && *hd; hd++)
+		list = curl_slist_append(list, *hd);
+	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n);
+	for (int i = 0; i < n; i++) {
+		CURL *c = curl_easy_init();
+		one[i].c = c;
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &one[i].h); /* body ignored, kept with headers */
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, &one[i].h);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+		curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)&one[i]);
+		curl_multi_add_handle(m, c);
+	}
+	int running = 1;
+	while (running) {
+		curl_multi_perform(m, &running);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	*slowest_ms = 0;
+	for (int i = 0; i < n; i++) {
+		double t = 0;
+		curl_easy_getinfo(one[i].c, CURLINFO_RESPONSE_CODE, &status[i]);
+		curl_easy_getinfo(one[i].c, CURLINFO_TOTAL_TIME, &t);
+		if (t * 1000 > *slowest_ms)
+			*slowest_ms = t * 1000;
+		struct http tmp = {.headers = one[i].h.p};
+		const char *ra = one[i].h.p ? http_header(&tmp, "Retry-After") : NULL;
+		retry_after[i] = ra ? atoi(ra) : 0;
+		curl_multi_remove_handle(m, one[i].c);
+		curl_easy_cleanup(one[i].c);
+		free(one[i].h.p);
+	}
+	curl_slist_free_all(list);
+	curl_multi_cleanup(m);
+	free(one);
+}
+
+char *user_token(const char *sub, char sub_out[37], long ttl)
+{
+	char id[37];
+	if (sub == NULL)
+		token_uuid(id);
+	else
+		snprintf(id, sizeof(id), "%s", sub);
+	if (sub_out != NULL)
+		memcpy(sub_out, id, 37);
+	return token_mint(need_env("SUPABASE_JWT_SECRET"), id, ttl,
+			  "\"email\":\"tester@example.com\"");
+}
+
+const char *bearer(int slot, const char *token)
+{
+	static char buf[4][8300];
+	snprintf(buf[slot & 3], sizeof(buf[0]), "Authorization: Bearer %s", token);
+	return buf[slot & 3];
+}
+
+char *sql(const char *fmt, ...)
+{
+	char stmt[8192], cmd[9000];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(stmt, sizeof(stmt), fmt, ap);
+	va_end(ap);
+	FILE *f = fopen("/tmp/pixelcraft-test.sql", "w");
+	cr_assert_not_null(f);
+	fputs(stmt, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh psql %s -At -f - < /tmp/pixelcraft-test.sql 2>&1",
+		 need_env("PROJECT_ROOT"), need_env("STACK_DIR"));
+	char *out = run_capture(cmd, &st);
+	cr_assert_eq(st, 0, "psql failed: %s\n%s", stmt, out);
+	size_t n = strlen(out);
+	while (n > 0 && out[n - 1] == '\n')
+		out[--n] = '\0';
+	return out;
+}
+
+const char *host_up(int slot, const char *extra_env, int workers, char *dir, size_t dirlen)
+{
+	static char base[4][128];
+	char cmd[2048], tmpl[] = "/tmp/pixelcraft-host.XXXXXX";
+	int st;
+
+	cr_assert_not_null(mkdtemp(tmpl));
+	snprintf(dir, dirlen, "%s", tmpl);
+	snprintf(cmd, sizeof(cmd),
+		 "env -u PORT -u PG_PORT -u REDIS_PORT -u STUB_PORT -u WORKERS -u CHAT_WORKERS "
+		 "EXTRA_ENV='%s' STACK_QUIET=1 %s/scripts/stack.sh up %s --shared %s --front %s "
+		 "--workers %d --chat-workers 2 2>&1 && sed -n 's/^BASE_URL=//p' %s/stack.env",
+		 extra_env, need_env("PROJECT_ROOT"), dir, need_env("STACK_DIR"), need_env("FRONT"),
+		 workers, dir);
+	char *out = run_capture(cmd, &st);
+	cr_assert_eq(st, 0, "second host did not start: %s", out);
+	snprintf(base[slot & 3], sizeof(base[0]), "%s", out);
+	char *nl = strchr(base[slot & 3], '\n');
+	if (nl)
+		*nl = '\0';
+	free(out);
+	return base[slot & 3];
+}
+
+void host_down(const char *dir)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "STACK_QUIET=1 %s/scripts/stack.sh down %s >/dev/null 2>&1; rm -rf %s",
+		 need_env("PROJECT_ROOT"), dir, dir);
+	free(run_capture(cmd, NULL));
 }

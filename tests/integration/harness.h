@@ -26,6 +26,10 @@ struct http {
 struct http *http_do(const char *method, const char *path, const char *body,
 		     const char *const *headers);
 
+/* http_do against another base URL (another host). */
+struct http *http_do_at(const char *base, const char *method, const char *path, const char *body,
+			const char *const *headers);
+
 /* GET shorthand. */
 struct http *http_get(const char *path);
 
@@ -51,6 +55,33 @@ char *run_capture(const char *cmd, int *status);
 
 /* Polls pred every 20 ms up to timeout_ms; true when it held. */
 bool wait_until(bool (*pred)(void), int timeout_ms);
+
+/*
+ * Sends n identical requests at once (curl multi) to base + path; stores
+ * each status and Retry-After (0 when absent) and the slowest time in ms.
+ */
+void http_burst(const char *base, const char *method, const char *path,
+		const char *const *headers, int n, long *status, int *retry_after,
+		double *slowest_ms);
+
+/* A token for user sub (a random user when sub is NULL; its id copied to
+ * sub_out if given), valid for ttl seconds, signed with the stack's secret. */
+char *user_token(const char *sub, char sub_out[37], long ttl);
+
+/* "Authorization: Bearer <token>" in a static buffer per slot (0..3). */
+const char *bearer(int slot, const char *token);
+
+/* Runs SQL in the stack's database as the superuser; returns psql's output
+ * (-At format), caller frees. Fails the test when psql fails. */
+char *sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Starts another application host sharing this stack's Postgres, Redis and
+ * LLM (scripts/stack.sh up --shared) with extra environment; returns its
+ * base URL (static per slot 0..3). dir receives its directory. */
+const char *host_up(int slot, const char *extra_env, int workers, char *dir, size_t dirlen);
+
+/* Stops such a host and removes its directory. */
+void host_down(const char *dir);
 
 /* Milliseconds on a monotonic clock. */
 double now_ms(void);

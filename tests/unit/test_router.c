@@ -15,12 +15,12 @@ static int h_task(struct request *q, struct response *s) { (void)q; (void)s; ret
 
 /* the parameter route first, to show order does not matter */
 static const struct route table[] = {
-	{HTTP_GET, "/api/models/{name}", h_one, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT},
-	{HTTP_DELETE, "/api/models/{name}", h_del, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT},
-	{HTTP_GET, "/api/models", h_list, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT},
-	{HTTP_GET, "/api/models/metrics", h_metrics, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT},
-	{HTTP_POST, "/api/models/warmup", h_warm, ROUTE_ADMIN, ROUTE_LIMIT_DEFAULT},
-	{HTTP_GET, "/api/models/tasks/{task}", h_task, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT},
+	ROUTE(HTTP_GET, "/api/models/{name}", h_one, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_DELETE, "/api/models/{name}", h_del, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/models", h_list, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/models/metrics", h_metrics, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_POST, "/api/models/warmup", h_warm, ROUTE_ADMIN, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/models/tasks/{task}", h_task, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT),
 };
 
 static int match(enum http_method m, const char *path, const struct route **r, char *allow)
