@@ -17,4 +17,18 @@ int api_health(struct request *req, struct response *res);
 /* api_me.c */
 int api_me(struct request *req, struct response *res);
 
+/* api_models.c */
+int api_models_list(struct request *req, struct response *res);
+int api_models_get(struct request *req, struct response *res);
+int api_models_metrics(struct request *req, struct response *res);
+int api_models_task(struct request *req, struct response *res);
+int api_models_warmup(struct request *req, struct response *res);
+
+/* api_chat.c */
+int api_chat_message(struct request *req, struct response *res);
+int api_chat_stream(struct request *req, struct response *res);
+int api_chat_history(struct request *req, struct response *res);
+int api_chat_delete(struct request *req, struct response *res);
+int api_chat_conversations(struct request *req, struct response *res);
+
 #endif

@@ -10,20 +10,26 @@
 struct config;
 struct db;
 struct kv;
-struct ollama;
+struct llm;
+struct models;
 
 struct app {
 	const struct config *cfg;
 	struct db *db;
 	struct kv *kv;
-	struct ollama *ollama;
+	struct llm *llm;
+	struct models *models; /* the model registry (borrowed from main) */
+	const char *system_prompt; /* SYSTEM_PROMPT_FILE's text (borrowed from main) */
 	int64_t started_wall_ms;
 	int64_t started_mono_ms;
 	const char *version;
 };
 
-/* Opens the connections for cfg (failures are not fatal). 0 / -1 (out of memory). */
-int app_open(struct app *app, const struct config *cfg);
+/*
+ * Opens the connections for cfg (failures are not fatal). models may be
+ * NULL for commands that do not need the registry. 0 / -1 (out of memory).
+ */
+int app_open(struct app *app, const struct config *cfg, struct models *models);
 
 /* Closes everything app_open opened; accepts a zeroed app. */
 void app_close(struct app *app);

@@ -85,6 +85,17 @@ struct config {
 	int health_timeout_ms;
 	int health_cache_ms;
 	int model_health_interval;
+
+	/* models and chat */
+	char *models_file;
+	char *system_prompt_file;
+	int chat_history_turns;
+	int chat_deadline_seconds;
+	int llm_connect_timeout_ms;
+	int circuit_failures;
+	int circuit_cooldown_seconds;
+	char *huggingface_api_key; /* NULL: not configured */
+	char *huggingface_url;
 };
 
 /* One problem found while loading; the list is owned by the config. */

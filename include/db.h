@@ -21,6 +21,7 @@
 
 struct config;
 struct db;
+struct json_object;
 
 /* Why the last operation failed. */
 enum db_fail {
@@ -91,5 +92,98 @@ int db_migrate(struct db *db, const char *dir, FILE *out);
  * error.
  */
 int db_user_role(struct db *db, const char *user_id, char *role, size_t len);
+
+/* ---- db_chat.c ---- */
+
+/* A conversation as the chat needs it. */
+struct db_conversation {
+	char user_id[40]; /* owner, "" for an anonymous conversation */
+	bool deleted;
+};
+
+/*
+ * Conversation id: 1 found (out set), 0 not found, -1 error. With
+ * history_turns > 0, also its last history_turns turns (oldest first) as a
+ * JSON array of {"role", "content"} in *history (caller puts).
+ */
+int db_conversation_get(struct db *db, const char *id, int history_turns,
+			struct db_conversation *out, struct json_object **history);
+
+/*
+ * The message stored under an idempotency key: 1 found, 0 not, -1 error.
+ * *found (caller puts) is {"user_message_id", "conversation_id", "answer":
+ * null | {"id", "content", "model", "tokens_in", "tokens_out", "latency_ms",
+ * "created_at", "status"}}.
+ */
+int db_message_by_key(struct db *db, const char *scope, const char *key,
+		      struct json_object **found);
+
+struct db_user_message {
+	const char *conversation_id;
+	bool create;           /* create the conversation in the same statement */
+	const char *user_id;   /* owner of a new conversation; NULL: anonymous */
+	const char *title;
+	const char *metadata;  /* JSON object text */
+	const char *content;
+	const char *idem_key;  /* NULL: none */
+	const char *idem_scope;
+};
+
+/*
+ * Stores a user message. Returns 1 (its id in id), 0 when the idempotency
+ * key was already used (nothing stored), -1 on error.
+ */
+int db_message_add_user(struct db *db, const struct db_user_message *in, char id[40]);
+
+struct db_answer {
+	const char *conversation_id;
+	const char *reply_to; /* the user message */
+	const char *content;
+	const char *model;
+	int tokens_in, tokens_out, latency_ms;
+	bool partial;
+};
+
+/*
+ * Stores the answer to a user message and touches the conversation. Returns
+ * 1 (id and created_at set), 0 when an answer already exists, -1 on error.
+ */
+int db_message_add_answer(struct db *db, const struct db_answer *a, char id[40],
+			  char created_at[48]);
+
+/*
+ * After an answer: one agent_logs row and a model_metrics row per model call
+ * (calls: JSON array of {"model_name", "status", "latency_ms", "tokens_in",
+ * "tokens_out", "error"}). 0 / -1.
+ */
+int db_chat_log(struct db *db, const char *conversation_id, const char *status, int latency_ms,
+		const char *error, const char *task, const char *calls);
+
+/*
+ * A page of a conversation's messages, oldest first, as a JSON array of
+ * {"id", "role", "content", "model", "status", "timestamp"}; *total is the
+ * number of messages. 1, 0 (no such conversation, or deleted), -1.
+ */
+int db_history(struct db *db, const char *conversation_id, int limit, int offset,
+	       struct json_object **messages, int *total);
+
+/* Soft-deletes a conversation: 1 done, 0 not found (or already deleted), -1. */
+int db_conversation_delete(struct db *db, const char *id);
+
+/*
+ * The conversations of user_id, most recently active first, with message
+ * counts: JSON array in *items, their number in *total. 0 / -1.
+ */
+int db_conversations_of(struct db *db, const char *user_id, int limit, int offset,
+			struct json_object **items, int *total);
+
+/*
+ * Model call history aggregated per model between two ISO 8601 instants:
+ * JSON array of {"model_name", "total_requests", "successes", "failures",
+ * "success_rate", "avg_latency_ms", "p50_latency_ms", "p95_latency_ms",
+ * "p99_latency_ms", "tokens_in", "tokens_out", "total_tokens"}. 0 / -1.
+ */
+int db_model_history(struct db *db, const char *start, const char *end,
+		     struct json_object **rows);
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct config;
+struct json_object;
 struct kv;
 
 /* Allocates the handle and tries to connect once; NULL only when out of memory. */
@@ -50,6 +51,19 @@ int kv_set(struct kv *kv, const char *key, const char *value, int ttl_seconds);
 
 /* SET key value NX EX ttl: 1 when set, 0 when the key existed, -1 on error. */
 int kv_set_nx(struct kv *kv, const char *key, const char *value, int ttl_seconds);
+
+/*
+ * MGET: values[i] receives a NUL-terminated copy of keys[i]'s value, or NULL
+ * when it does not exist (caller frees each). 0 / -1.
+ */
+int kv_mget(struct kv *kv, int n, const char *const *keys, char **values);
+
+/*
+ * HGETALL of n hashes in one round trip (pipelined): out receives a new
+ * JSON array of n objects mapping each field to its integer value (fields
+ * that are not integers are skipped). Caller puts it. 0 / -1.
+ */
+int kv_hgetall_ints(struct kv *kv, int n, const char *const *keys, struct json_object **out);
 
 /* DEL key. 0 / -1. */
 int kv_del(struct kv *kv, const char *key);

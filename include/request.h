@@ -60,6 +60,10 @@ struct request {
 	char client_ip[64];       /* REMOTE_ADDR, or X-Forwarded-For via TRUSTED_PROXIES */
 	int64_t start_us;
 	struct request_user user;
+	/* the raw output, for handlers that stream their response (SSE):
+	 * writes and flushes; -1 when the client has gone */
+	int (*stream_write)(void *ctx, const char *data, size_t len);
+	void *stream_ctx;
 	struct request_block *blocks; /* request_alloc arena */
 };
 

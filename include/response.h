@@ -52,6 +52,13 @@ const char *response_reason(int status);
 char *response_render(struct response *res, const struct request *req, int status,
 		      bool head_only, size_t *len);
 
+/*
+ * The status line and headers (no Content-Length, no body) of a streamed
+ * response with the given content type, into one buffer (caller frees).
+ */
+char *response_render_head(struct response *res, const struct request *req, int status,
+			   const char *content_type, size_t *len);
+
 /* Frees the body and the error list; the struct may be reused. */
 void response_free(struct response *res);
 

@@ -341,6 +341,8 @@ write_env() {
 		LOG_LEVEL=${LOG_LEVEL:-info}
 		MAX_BODY_BYTES=$MAX_BODY_BYTES
 		MIGRATIONS_DIR=$ROOT/ops/sql
+		MODELS_FILE=${MODELS_FILE:-$ROOT/ops/models.json}
+		SYSTEM_PROMPT_FILE=$ROOT/ops/system-prompt.txt
 		${EXTRA_ENV:-}
 	EOF
 	umask 022

@@ -6,7 +6,7 @@
 #include "config.h"
 #include "db.h"
 #include "kv.h"
-#include "ollama.h"
+#include "llm.h"
 
 #include <string.h>
 
@@ -14,17 +14,18 @@
 #define PIXELCRAFT_VERSION "dev"
 #endif
 
-int app_open(struct app *app, const struct config *cfg)
+int app_open(struct app *app, const struct config *cfg, struct models *models)
 {
 	memset(app, 0, sizeof(*app));
 	app->cfg = cfg;
+	app->models = models;
 	app->version = PIXELCRAFT_VERSION;
 	app->started_wall_ms = clock_wall_ms();
 	app->started_mono_ms = clock_mono_ms();
 	app->db = db_open(cfg);
 	app->kv = kv_open(cfg);
-	app->ollama = ollama_open(cfg);
-	if (app->db == NULL || app->kv == NULL || app->ollama == NULL) {
+	app->llm = llm_open(cfg);
+	if (app->db == NULL || app->kv == NULL || app->llm == NULL) {
 		app_close(app);
 		return -1;
 	}
@@ -35,6 +36,6 @@ void app_close(struct app *app)
 {
 	db_close(app->db);
 	kv_close(app->kv);
-	ollama_close(app->ollama);
+	llm_close(app->llm);
 	memset(app, 0, sizeof(*app));
 }

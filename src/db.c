@@ -11,6 +11,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,27 @@ PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *co
 		return NULL;
 	}
 	return db_check(db, db_collect(db, deadline));
+}
+
+int db_exec_json(struct db *db, struct db_stmt *st, int nparams, const char *const *params,
+		 struct json_object **out)
+{
+	PGresult *res = db_exec(db, st, nparams, params);
+	int rc = -1;
+
+	*out = NULL;
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
+		rc = 0;
+	} else if ((*out = json_tokener_parse(PQgetvalue(res, 0, 0))) != NULL) {
+		rc = 1;
+	} else {
+		db_set_fail(db, DB_FAILED, "statement returned malformed JSON");
+		log_msg(LOG_ERROR, "db_bad_json", "%s returned malformed JSON", st->name);
+	}
+	PQclear(res);
+	return rc;
 }
 
 int db_ping_start(struct db *db)

@@ -8,6 +8,8 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
+struct json_object;
+
 #include "backoff.h"
 #include "db.h"
 
@@ -43,6 +45,13 @@ struct db {
  * db->fail and db->err set; a connection-level failure drops the connection.
  */
 PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *const *params);
+
+/*
+ * Runs a statement whose first row's first column is JSON text and parses
+ * it into *out (caller puts). 1 parsed, 0 no row or SQL NULL, -1 error.
+ */
+int db_exec_json(struct db *db, struct db_stmt *st, int nparams, const char *const *params,
+		 struct json_object **out);
 
 /* Runs a plain SQL string (simple protocol, may hold several statements). */
 PGresult *db_exec_sql(struct db *db, const char *sql);

@@ -13,6 +13,7 @@
 #include "log.h"
 
 #include <hiredis/hiredis.h>
+#include <json-c/json.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +259,76 @@ int kv_set_nx(struct kv *kv, const char *key, const char *value, int ttl_seconds
 		rc = r->type == REDIS_REPLY_STATUS ? 1 : 0;
 	freeReplyObject(r);
 	return rc;
+}
+
+int kv_mget(struct kv *kv, int n, const char *const *keys, char **values)
+{
+	const char *argv[1 + 64];
+	int rc = -1;
+
+	if (n > 64)
+		return -1;
+	argv[0] = "MGET";
+	for (int i = 0; i < n; i++) {
+		argv[1 + i] = keys[i];
+		values[i] = NULL;
+	}
+	redisReply *r = kv_cmd(kv, n + 1, argv, NULL);
+	if (r == NULL || kv_is_error(kv, r) || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != (size_t)n)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		redisReply *e = r->element[i];
+		if (e->type == REDIS_REPLY_STRING && (values[i] = malloc(e->len + 1)) != NULL) {
+			memcpy(values[i], e->str, e->len);
+			values[i][e->len] = '\0';
+		}
+	}
+	rc = 0;
+out:
+	freeReplyObject(r);
+	return rc;
+}
+
+int kv_hgetall_ints(struct kv *kv, int n, const char *const *keys, struct json_object **out)
+{
+	struct json_object *arr = NULL;
+	int got = 0;
+
+	if (kv_ready(kv) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const char *argv[] = {"HGETALL", keys[i]};
+		if (redisAppendCommandArgv(kv->c, 2, argv, NULL) != REDIS_OK)
+			goto broken;
+	}
+	arr = json_object_new_array();
+	for (; got < n; got++) {
+		redisReply *r = NULL;
+		if (redisGetReply(kv->c, (void **)&r) != REDIS_OK || r == NULL)
+			goto broken;
+		struct json_object *o = json_object_new_object();
+		if (r->type == REDIS_REPLY_ARRAY) {
+			for (size_t j = 0; j + 1 < r->elements; j += 2) {
+				char *end;
+				long long v = strtoll(r->element[j + 1]->str, &end, 10);
+				if (*end == '\0')
+					json_object_object_add(o, r->element[j]->str,
+							       json_object_new_int64(v));
+			}
+		}
+		json_object_array_add(arr, o);
+		freeReplyObject(r);
+	}
+	backoff_reset(&kv->backoff);
+	*out = arr;
+	return 0;
+broken:
+	json_object_put(arr);
+	snprintf(kv->err, sizeof(kv->err), "%s", kv->c->errstr[0] ? kv->c->errstr : "no reply");
+	kv_drop(kv, kv->err);
+	backoff_failed(&kv->backoff, clock_mono_ms());
+	return -1;
 }
 
 int kv_del(struct kv *kv, const char *key)

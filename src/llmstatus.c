@@ -6,16 +6,17 @@
 #include "clock.h"
 #include "config.h"
 #include "kv.h"
+#include "llm.h"
 #include "log.h"
-#include "ollama.h"
 #include "server.h"
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-#define LLMSTATUS_KEY "pc:llm:host"
 #define LLMSTATUS_LEASE "pc:llm:lease"
 
 /* Checks the host now and stores the result; returns it (caller puts). */
@@ -23,8 +24,8 @@ static struct json_object *llmstatus_refresh(struct app *app)
 {
 	struct json_object *st = json_object_new_object(), *tags = NULL;
 	int64_t t0 = clock_mono_us(), now = clock_wall_ms();
-	char iso[32], lat[32];
-	int rc = ollama_tags(app->ollama, app->cfg->health_timeout_ms, &tags);
+	char iso[32], lat[32], err[256] = "";
+	int rc = llm_ollama_tags(app->llm, app->cfg->health_timeout_ms, &tags, err, sizeof(err));
 
 	snprintf(lat, sizeof(lat), "%.3f", (double)(clock_mono_us() - t0) / 1000.0);
 	json_object_object_add(st, "status",
@@ -35,14 +36,13 @@ static struct json_object *llmstatus_refresh(struct app *app)
 	json_object_object_add(st, "checked_at_ms", json_object_new_int64(now));
 	json_object_object_add(st, "tags", rc == 0 ? tags : json_object_new_array());
 	if (rc != 0)
-		json_object_object_add(st, "error",
-				       json_object_new_string(ollama_last_error(app->ollama)));
+		json_object_object_add(st, "error", json_object_new_string(err));
 	kv_set(app->kv, LLMSTATUS_KEY, json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN),
 	       app->cfg->model_health_interval * 10);
 	struct log_line l;
 	log_begin(&l, rc == 0 ? LOG_DEBUG : LOG_WARN, "llm_health_checked");
 	log_str(&l, "status", rc == 0 ? "healthy" : "unhealthy");
-	log_str(&l, "error", rc == 0 ? NULL : ollama_last_error(app->ollama));
+	log_str(&l, "error", rc == 0 ? NULL : err);
 	log_end(&l);
 	return st;
 }
@@ -62,22 +62,11 @@ static struct json_object *llmstatus_unknown(const char *why)
 	return st;
 }
 
-int llmstatus_host(struct app *app, struct json_object **status, int64_t *redis_us)
+struct json_object *llmstatus_interpret(struct app *app, const char *raw)
 {
-	struct json_object *st = NULL, *at;
-	char *raw = NULL;
+	struct json_object *st = raw ? json_tokener_parse(raw) : NULL, *at;
 	int64_t interval_ms = (int64_t)app->cfg->model_health_interval * 1000;
-	int64_t t0 = clock_mono_us();
 
-	int got = kv_get(app->kv, LLMSTATUS_KEY, &raw);
-	*redis_us = clock_mono_us() - t0;
-	if (got < 0) {
-		*status = llmstatus_unknown("shared status unavailable (Redis)");
-		return -1;
-	}
-	if (got == 1)
-		st = json_tokener_parse(raw);
-	free(raw);
 	bool fresh = st != NULL && json_object_object_get_ex(st, "checked_at_ms", &at) &&
 		     clock_wall_ms() - json_object_get_int64(at) < interval_ms;
 	if (!fresh) {
@@ -91,6 +80,35 @@ int llmstatus_host(struct app *app, struct json_object **status, int64_t *redis_
 				server_defer(llmstatus_deferred, NULL);
 		}
 	}
-	*status = st != NULL ? st : llmstatus_unknown("first check in progress");
+	return st != NULL ? st : llmstatus_unknown("first check in progress");
+}
+
+int llmstatus_host(struct app *app, struct json_object **status, int64_t *redis_us)
+{
+	char *raw = NULL;
+	int64_t t0 = clock_mono_us();
+	int got = kv_get(app->kv, LLMSTATUS_KEY, &raw);
+
+	*redis_us = clock_mono_us() - t0;
+	if (got < 0) {
+		*status = llmstatus_unknown("shared status unavailable (Redis)");
+		return -1;
+	}
+	*status = llmstatus_interpret(app, raw);
+	free(raw);
+	return 0;
+}
+
+int llmstatus_has_tag(struct json_object *status, const char *tag)
+{
+	struct json_object *st, *tags;
+
+	if (!json_object_object_get_ex(status, "status", &st) ||
+	    strcmp(json_object_get_string(st), "healthy") != 0 ||
+	    !json_object_object_get_ex(status, "tags", &tags))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(tags); i++)
+		if (strcmp(json_object_get_string(json_object_array_get_idx(tags, i)), tag) == 0)
+			return 1;
 	return 0;
 }

@@ -13,12 +13,14 @@
  * syntax; variables already in the environment take precedence.
  */
 #include "app.h"
+#include "chat.h"
 #include "config.h"
 #include "db.h"
 #include "envfile.h"
 #include "kv.h"
 #include "log.h"
-#include "ollama.h"
+#include "llm.h"
+#include "models.h"
 #include "server.h"
 
 #include <json-c/json.h>
@@ -64,17 +66,19 @@ static int main_config(struct config *cfg, bool json_errors)
 }
 
 /* --check-config: configuration, then one line per dependency. */
-static int main_check(const struct config *cfg)
+static int main_check(const struct config *cfg, struct models *models)
 {
 	struct app app;
 	int64_t us;
 	struct json_object *tags = NULL;
+	char err[256];
 	int failed = 0;
 
 	printf("configuration (valid):\n");
 	config_print(cfg, stdout);
+	printf("models: %d in %s\n", models_count(models), cfg->models_file);
 	log_open(LOG_ERROR, NULL); /* keep reconnect chatter out of the report */
-	if (app_open(&app, cfg) < 0) {
+	if (app_open(&app, cfg, models) < 0) {
 		printf("out of memory\n");
 		return 1;
 	}
@@ -90,13 +94,12 @@ static int main_check(const struct config *cfg)
 		printf("redis: FAILED: %s\n", kv_last_error(app.kv));
 		failed++;
 	}
-	if (ollama_tags(app.ollama, cfg->health_timeout_ms, &tags) == 0) {
+	if (llm_ollama_tags(app.llm, cfg->health_timeout_ms, &tags, err, sizeof(err)) == 0) {
 		printf("llm host: ok (%s), models: %s\n", cfg->ollama_host,
 		       json_object_to_json_string_ext(tags, JSON_C_TO_STRING_PLAIN));
 		json_object_put(tags);
 	} else {
-		printf("llm host: FAILED (%s): %s\n", cfg->ollama_host,
-		       ollama_last_error(app.ollama));
+		printf("llm host: FAILED (%s): %s\n", cfg->ollama_host, err);
 		failed++;
 	}
 	app_close(&app);
@@ -157,23 +160,36 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
+	/* the model registry and the system prompt are configuration too */
+	struct models *models = NULL;
+	char *prompt = NULL;
+	if (strcmp(mode, "migrate") != 0 &&
+	    ((models = models_load(cfg.models_file, stderr)) == NULL ||
+	     (prompt = chat_load_system_prompt(cfg.system_prompt_file, stderr)) == NULL)) {
+		models_free(models);
+		config_free(&cfg);
+		return 2;
+	}
 	/* libcurl initialises itself (and OpenSSL) on the first easy handle */
 	if (log_open((enum log_level)cfg.log_level, cfg.log_file) < 0)
 		fprintf(stderr, "cannot open LOG_FILE %s; logging to stderr\n", cfg.log_file);
 	if (strcmp(mode, "--validate-config") == 0) {
 		rc = 0;
 	} else if (strcmp(mode, "--check-config") == 0) {
-		rc = main_check(&cfg);
+		rc = main_check(&cfg, models);
 	} else if (strcmp(mode, "migrate") == 0) {
 		rc = main_migrate(&cfg);
 	} else {
 		struct app app;
-		if (app_open(&app, &cfg) == 0) {
+		if (app_open(&app, &cfg, models) == 0) {
+			app.system_prompt = prompt;
 			rc = server_run(&app);
 			app_close(&app);
 		}
 	}
 	log_close();
+	models_free(models);
+	free(prompt);
 	config_free(&cfg);
 	return rc;
 }

@@ -154,6 +154,32 @@ char *response_render(struct response *res, const struct request *req, int statu
 	return out;
 }
 
+char *response_render_head(struct response *res, const struct request *req, int status,
+			   const char *content_type, size_t *len)
+{
+	size_t cap = res->hlen + 1024;
+	char *out = malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	int n = snprintf(out, cap,
+			 "Status: %d %s\r\n"
+			 "Content-Type: %s\r\n"
+			 "X-Request-ID: %s\r\n"
+			 "X-Content-Type-Options: nosniff\r\n"
+			 "Cache-Control: no-store\r\n"
+			 "X-Accel-Buffering: no\r\n"
+			 "%.*s\r\n",
+			 status, response_reason(status), content_type, req->id, (int)res->hlen,
+			 res->headers);
+	if (n < 0 || (size_t)n >= cap) {
+		free(out);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return out;
+}
+
 void response_free(struct response *res)
 {
 	json_object_put(res->body);

@@ -15,6 +15,25 @@ static const struct route router_table[] = {
 	ROUTE(HTTP_GET, "/health/ready", api_health_ready, ROUTE_PUBLIC, ROUTE_LIMIT_NONE),
 	ROUTE(HTTP_GET, "/health", api_health, ROUTE_PUBLIC, ROUTE_LIMIT_NONE),
 	ROUTE(HTTP_GET, "/api/me", api_me, ROUTE_AUTH_REQUIRED, ROUTE_LIMIT_DEFAULT),
+
+	ROUTE(HTTP_GET, "/api/models", api_models_list, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/models/metrics", api_models_metrics, ROUTE_PUBLIC,
+	      ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/models/{name}", api_models_get, ROUTE_PUBLIC, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/models/tasks/{task}", api_models_task, ROUTE_PUBLIC,
+	      ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_POST, "/api/models/warmup", api_models_warmup, ROUTE_ADMIN, ROUTE_LIMIT_DEFAULT),
+
+	ROUTE(HTTP_POST, "/api/chat/message", api_chat_message, ROUTE_AUTH_OPTIONAL,
+	      ROUTE_LIMIT_CHAT),
+	ROUTE(HTTP_POST, "/api/chat/stream", api_chat_stream, ROUTE_AUTH_OPTIONAL,
+	      ROUTE_LIMIT_CHAT),
+	ROUTE(HTTP_GET, "/api/chat/history/{conversation_id}", api_chat_history,
+	      ROUTE_AUTH_OPTIONAL, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_DELETE, "/api/chat/history/{conversation_id}", api_chat_delete,
+	      ROUTE_AUTH_OPTIONAL, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/chat/conversations", api_chat_conversations, ROUTE_AUTH_REQUIRED,
+	      ROUTE_LIMIT_DEFAULT),
 };
 
 #define ROUTER_N (sizeof(router_table) / sizeof(router_table[0]))

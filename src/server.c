@@ -103,6 +103,16 @@ int server_dispatch(struct request *req, struct response *res)
 	return route->handler(req, res);
 }
 
+/* request->stream_write: put and flush; -1 once the web server has gone. */
+static int server_stream(void *ctx, const char *data, size_t len)
+{
+	FCGX_Stream *out = ctx;
+
+	if (FCGX_PutStr(data, (int)len, out) != (int)len || FCGX_FFlush(out) != 0)
+		return -1;
+	return FCGX_GetError(out) == 0 ? 0 : -1;
+}
+
 static int server_read(void *src, char *buf, int n)
 {
 	return FCGX_GetStr(buf, n, (FCGX_Stream *)src);
@@ -136,6 +146,8 @@ static void server_handle(struct app *app, FCGX_Request *fr)
 	int st;
 
 	req.start_us = clock_mono_us();
+	req.stream_write = server_stream;
+	req.stream_ctx = fr->out;
 	st = request_parse(&req, app, fr->envp);
 	if (st != 0)
 		response_error(&res, st, st == 400 ? "Malformed request path" : "Not Found");

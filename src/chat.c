@@ -1,0 +1,456 @@
+/*
+ * chat: the chat pipeline (see chat.h). The order of writes is what makes
+ * "nothing accepted is lost" hold: the user message is committed before a
+ * model is called, the answer is committed before the response is sent, and
+ * only records that the answer does not depend on are written afterwards.
+ */
+#include "chat.h"
+#include "app.h"
+#include "clock.h"
+#include "config.h"
+#include "db.h"
+#include "kv.h"
+#include "llm.h"
+#include "log.h"
+#include "models.h"
+#include "modelstate.h"
+#include "request.h"
+#include "response.h"
+#include "server.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CHAT_MAX_MESSAGES 256
+
+char *chat_load_system_prompt(const char *path, FILE *err)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+
+	if (f == NULL) {
+		fprintf(err, "config error: SYSTEM_PROMPT_FILE: cannot read %s\n", path);
+		return NULL;
+	}
+	text = calloc(1, 65536);
+	size_t n = text ? fread(text, 1, 65535, f) : 0;
+	fclose(f);
+	while (n > 0 && isspace((unsigned char)text[n - 1]))
+		text[--n] = '\0';
+	if (n == 0) {
+		fprintf(err, "config error: SYSTEM_PROMPT_FILE: %s is empty\n", path);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+void chat_result_free(struct chat_result *out)
+{
+	free(out->response);
+	out->response = NULL;
+}
+
+/* ---- records written after the response -------------------------------- */
+
+struct chat_call {
+	const struct model *model;
+	bool ok;
+	int latency_ms, tokens_in, tokens_out;
+	char error[160];
+};
+
+struct chat_record {
+	char conversation_id[40];
+	char status[16];
+	char error[160];
+	int latency_ms;
+	int ncalls;
+	struct chat_call calls[MODELS_MAX];
+};
+
+static void chat_write_records(struct app *app, void *arg)
+{
+	struct chat_record *r = arg;
+	struct json_object *calls = json_object_new_array();
+
+	for (int i = 0; i < r->ncalls; i++) {
+		const struct chat_call *c = &r->calls[i];
+		struct json_object *o = json_object_new_object();
+		modelstate_record(app, c->model, c->ok, c->latency_ms, c->tokens_in, c->tokens_out);
+		json_object_object_add(o, "model_name", json_object_new_string(c->model->name));
+		json_object_object_add(o, "status", json_object_new_string(c->ok ? "success" : "error"));
+		json_object_object_add(o, "latency_ms", json_object_new_int(c->latency_ms));
+		json_object_object_add(o, "tokens_in", json_object_new_int(c->tokens_in));
+		json_object_object_add(o, "tokens_out", json_object_new_int(c->tokens_out));
+		json_object_object_add(o, "error", c->ok ? NULL : json_object_new_string(c->error));
+		json_object_array_add(calls, o);
+	}
+	if (db_chat_log(app->db, r->conversation_id, r->status, r->latency_ms,
+			r->error[0] ? r->error : NULL, "chat",
+			json_object_to_json_string_ext(calls, JSON_C_TO_STRING_PLAIN)) < 0)
+		log_msg(LOG_WARN, "chat_log_failed", "agent_logs/model_metrics not written: %s",
+			db_last_error(app->db));
+	json_object_put(calls);
+}
+
+/* ---- idempotency -------------------------------------------------------- */
+
+/* The caller's idempotency scope: the user, or the address of an anonymous caller. */
+static void chat_scope(const struct request *req, char *scope, size_t len)
+{
+	if (req->user.known)
+		snprintf(scope, len, "u:%s", req->user.id);
+	else
+		snprintf(scope, len, "ip:%s", req->client_ip);
+}
+
+static void chat_lease_key(const char *user_message_id, char *key, size_t len)
+{
+	snprintf(key, len, "pc:chat:lease:%s", user_message_id);
+}
+
+/* Fills out from a stored answer ({"id", "content", ...}). */
+static void chat_from_answer(struct json_object *a, struct chat_result *out)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(a, "id", &v))
+		snprintf(out->message_id, sizeof(out->message_id), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(a, "content", &v))
+		out->response = strdup(json_object_get_string(v));
+	if (json_object_object_get_ex(a, "model", &v) && v != NULL)
+		snprintf(out->model_used, sizeof(out->model_used), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(a, "tokens_in", &v))
+		out->prompt_tokens = json_object_get_int(v);
+	if (json_object_object_get_ex(a, "tokens_out", &v))
+		out->completion_tokens = json_object_get_int(v);
+	if (json_object_object_get_ex(a, "latency_ms", &v))
+		out->latency_ms = json_object_get_int(v);
+	if (json_object_object_get_ex(a, "created_at", &v))
+		snprintf(out->created_at, sizeof(out->created_at), "%s", json_object_get_string(v));
+	out->replayed = true;
+}
+
+/*
+ * A message with this key exists: return its answer, wait for the request
+ * that is producing it, or take over when that one gave up. Returns 200
+ * (answered from the store), 0 (this request must generate the answer for
+ * the stored message; ids set in out and the lease taken), or an error status.
+ */
+static int chat_existing(struct request *req, struct response *res, const char *scope,
+			 const char *key, int64_t deadline_ms, struct chat_result *out,
+			 bool *lease)
+{
+	struct app *app = req->app;
+
+	for (;;) {
+		struct json_object *found = NULL, *v, *answer = NULL;
+		int rc = db_message_by_key(app->db, scope, key, &found);
+		if (rc < 0)
+			return response_unavailable(res, "Postgres", db_retry_after(app->db));
+		if (rc == 0)
+			return -1; /* gone (its conversation deleted): treat as new */
+		json_object_object_get_ex(found, "user_message_id", &v);
+		snprintf(out->user_message_id, sizeof(out->user_message_id), "%s",
+			 json_object_get_string(v));
+		json_object_object_get_ex(found, "conversation_id", &v);
+		snprintf(out->conversation_id, sizeof(out->conversation_id), "%s",
+			 json_object_get_string(v));
+		if (json_object_object_get_ex(found, "answer", &answer) && answer != NULL) {
+			chat_from_answer(answer, out);
+			json_object_put(found);
+			return 200;
+		}
+		json_object_put(found);
+		char lk[96];
+		chat_lease_key(out->user_message_id, lk, sizeof(lk));
+		int got = kv_set_nx(app->kv, lk, req->id, app->cfg->chat_deadline_seconds + 5);
+		if (got != 0) { /* taken (or Redis down: generate rather than wait forever) */
+			*lease = got == 1;
+			return 0;
+		}
+		if (clock_mono_ms() >= deadline_ms) {
+			res->body = json_object_new_object();
+			json_object_object_add(res->body, "conversation_id",
+					       json_object_new_string(out->conversation_id));
+			res->retry_after = 2;
+			return response_error(res, 503,
+					      "The first request with this Idempotency-Key is "
+					      "still being answered; retry later");
+		}
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* ---- the model calls ------------------------------------------------------ */
+
+struct chat_piece_ctx {
+	const struct chat_stream *stream;
+	const struct model *model;
+	struct chat_result *out;
+};
+
+static int chat_piece(void *arg, const char *text, size_t len)
+{
+	struct chat_piece_ctx *c = arg;
+
+	c->out->streamed = true;
+	return c->stream->piece(c->stream->arg, c->model->name, text, len);
+}
+
+/* Candidates: the requested model first, then the chat task's healthy ones. */
+static int chat_candidates(struct app *app, const char *requested, const struct model **out)
+{
+	const struct model *healthy[MODELS_MAX];
+	int n = 0, k = modelstate_candidates(app, "chat", healthy, MODELS_MAX);
+
+	if (requested != NULL)
+		out[n++] = models_find(app->models, requested);
+	for (int i = 0; i < k; i++)
+		if (n == 0 || out[0] != healthy[i])
+			out[n++] = healthy[i];
+	return n;
+}
+
+/* Title of a new conversation: the first line of the message, cut at 80 characters. */
+static void chat_title(const char *msg, char *title, size_t len)
+{
+	size_t n = 0, chars = 0;
+
+	while (msg[n] != '\0' && msg[n] != '\n' && n + 4 < len) {
+		if (((unsigned char)msg[n] & 0xc0) != 0x80 && ++chars > 80)
+			break;
+		n++;
+	}
+	memcpy(title, msg, n);
+	title[n] = '\0';
+}
+
+int chat_send(struct request *req, struct response *res, const struct chat_request *in,
+	      const struct chat_stream *stream, struct chat_result *out)
+{
+	struct app *app = req->app;
+	const struct config *cfg = app->cfg;
+	int64_t t0 = clock_mono_ms(), deadline = t0 + (int64_t)cfg->chat_deadline_seconds * 1000;
+	struct json_object *history = NULL;
+	struct chat_record *rec = NULL;
+	char scope[96], lease_key[96] = "";
+	bool lease = false;
+	int st = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (db_ready(app->db) < 0)
+		return response_unavailable(res, "Postgres", db_retry_after(app->db));
+	chat_scope(req, scope, sizeof(scope));
+
+	/* 1. the user message: already stored under this key, or stored now
+	 * (a lost race for the key goes back to the stored one) */
+	for (int tries = 0; tries < 3; tries++) {
+		if (in->idempotency_key != NULL) {
+			int e = chat_existing(req, res, scope, in->idempotency_key, deadline, out,
+					      &lease);
+			if (e == 0) { /* answer the stored message */
+				struct db_conversation conv;
+				if (db_conversation_get(app->db, out->conversation_id,
+							cfg->chat_history_turns, &conv, &history) < 0) {
+					st = response_unavailable(res, "Postgres",
+								  db_retry_after(app->db));
+					goto out;
+				}
+				chat_lease_key(out->user_message_id, lease_key, sizeof(lease_key));
+				goto prompt;
+			}
+			if (e != -1) { /* answered from the store, or an error */
+				st = e;
+				goto out;
+			}
+		}
+		bool create = in->conversation_id == NULL;
+		if (create) {
+			request_uuid(out->conversation_id);
+		} else {
+			struct db_conversation conv;
+			int rc = db_conversation_get(app->db, in->conversation_id,
+						     cfg->chat_history_turns, &conv, &history);
+			if (rc < 0) {
+				st = response_unavailable(res, "Postgres", db_retry_after(app->db));
+				goto out;
+			}
+			bool mine = rc == 1 && (conv.user_id[0] == '\0' ||
+						(req->user.known &&
+						 (strcmp(conv.user_id, req->user.id) == 0 ||
+						  strcmp(req->user.role, "admin") == 0)));
+			if (!mine || conv.deleted) {
+				st = response_error(res, 404, "Conversation not found");
+				goto out;
+			}
+			snprintf(out->conversation_id, sizeof(out->conversation_id), "%s",
+				 in->conversation_id);
+		}
+		char title[400];
+		chat_title(in->message, title, sizeof(title));
+		struct db_user_message um = {
+			.conversation_id = out->conversation_id,
+			.create = create,
+			.user_id = req->user.known ? req->user.id : NULL,
+			.title = title,
+			.metadata = in->context ? json_object_to_json_string_ext(
+							  in->context, JSON_C_TO_STRING_PLAIN)
+						: "{}",
+			.content = in->message,
+			.idem_key = in->idempotency_key,
+			.idem_scope = in->idempotency_key ? scope : NULL,
+		};
+		int rc = db_message_add_user(app->db, &um, out->user_message_id);
+		if (rc < 0) {
+			st = response_unavailable(res, "Postgres", db_retry_after(app->db));
+			goto out;
+		}
+		if (rc == 1) {
+			if (in->idempotency_key != NULL) {
+				chat_lease_key(out->user_message_id, lease_key, sizeof(lease_key));
+				lease = kv_set_nx(app->kv, lease_key, req->id,
+						  cfg->chat_deadline_seconds + 5) == 1;
+			}
+			goto prompt;
+		}
+		json_object_put(history);
+		history = NULL;
+	}
+	st = response_unavailable(res, "Storing the message", 1);
+	goto out;
+
+prompt:;
+	/* 2. the prompt: persona, context, history, the message */
+	struct llm_message msgs[CHAT_MAX_MESSAGES];
+	int n = 0;
+	char context[9000];
+	msgs[n++] = (struct llm_message){"system", app->system_prompt};
+	if (in->context != NULL) {
+		snprintf(context, sizeof(context), "Context from the website (JSON): %s",
+			 json_object_to_json_string_ext(in->context, JSON_C_TO_STRING_PLAIN));
+		msgs[n++] = (struct llm_message){"system", context};
+	}
+	for (size_t i = 0; history && i < json_object_array_length(history) &&
+			   n < CHAT_MAX_MESSAGES - 1;
+	     i++) {
+		struct json_object *m = json_object_array_get_idx(history, i), *role, *content;
+		json_object_object_get_ex(m, "role", &role);
+		json_object_object_get_ex(m, "content", &content);
+		msgs[n++] = (struct llm_message){json_object_get_string(role),
+						 json_object_get_string(content)};
+	}
+	msgs[n++] = (struct llm_message){"user", in->message};
+
+	/* 3. the models, in order, until one answers or time is up */
+	const struct model *cand[MODELS_MAX + 1];
+	int ncand = chat_candidates(app, in->model, cand);
+	rec = calloc(1, sizeof(*rec));
+	snprintf(rec->conversation_id, sizeof(rec->conversation_id), "%s", out->conversation_id);
+	struct llm_reply reply = {0};
+	const struct model *answered = NULL;
+	for (int i = 0; i < ncand && !answered; i++) {
+		int64_t left = deadline - clock_mono_ms();
+		if (left <= 0)
+			break;
+		int timeout = cand[i]->timeout_seconds * 1000;
+		if (timeout > left)
+			timeout = (int)left;
+		struct chat_piece_ctx pc = {stream, cand[i], out};
+		int64_t c0 = clock_mono_ms();
+		llm_reply_free(&reply);
+		int rc = llm_chat(app->llm, cand[i], msgs, n, timeout, stream ? chat_piece : NULL,
+				  &pc, &reply);
+		struct chat_call *call = &rec->calls[rec->ncalls++];
+		call->model = cand[i];
+		call->latency_ms = (int)(clock_mono_ms() - c0);
+		call->tokens_in = reply.prompt_tokens;
+		call->tokens_out = reply.completion_tokens;
+		if (rc == 0) {
+			call->ok = true;
+			answered = cand[i];
+			break;
+		}
+		snprintf(call->error, sizeof(call->error), "%s: %.140s", llm_fail_names[reply.fail],
+			 reply.error);
+		struct log_line l;
+		log_begin(&l, reply.fail == LLM_ABORTED ? LOG_INFO : LOG_WARN, "model_call_failed");
+		log_str(&l, "request_id", req->id);
+		log_str(&l, "model", cand[i]->name);
+		log_str(&l, "reason", llm_fail_names[reply.fail]);
+		log_str(&l, "error", reply.error);
+		log_int(&l, "latency_ms", call->latency_ms);
+		log_end(&l);
+		if (reply.fail == LLM_ABORTED || out->streamed) {
+			/* the client is gone, or already saw part of this answer:
+			 * keep what there is, mark it partial, do not start over */
+			out->partial = true;
+			answered = cand[i];
+			call->ok = false;
+			break;
+		}
+	}
+	out->latency_ms = (int)(clock_mono_ms() - t0);
+	if (answered == NULL) {
+		snprintf(rec->status, sizeof(rec->status), "error");
+		snprintf(rec->error, sizeof(rec->error), "%s",
+			 ncand == 0 ? "no healthy model" : rec->calls[rec->ncalls - 1].error);
+		rec->latency_ms = out->latency_ms;
+		res->body = json_object_new_object();
+		json_object_object_add(res->body, "conversation_id",
+				       json_object_new_string(out->conversation_id));
+		res->retry_after = 5;
+		st = response_error(res, 503,
+				    ncand == 0 ? "No model is available right now; your message was "
+						 "saved, retry later"
+					       : "No model could answer in time; your message was "
+						 "saved, retry later");
+		llm_reply_free(&reply);
+		goto out;
+	}
+
+	/* 4. the answer, committed before the response */
+	snprintf(out->model_used, sizeof(out->model_used), "%s", answered->name);
+	out->response = reply.text ? reply.text : strdup("");
+	reply.text = NULL;
+	out->prompt_tokens = reply.prompt_tokens;
+	out->completion_tokens = reply.completion_tokens;
+	struct db_answer a = {
+		.conversation_id = out->conversation_id,
+		.reply_to = out->user_message_id,
+		.content = out->response,
+		.model = answered->name,
+		.tokens_in = out->prompt_tokens,
+		.tokens_out = out->completion_tokens,
+		.latency_ms = out->latency_ms,
+		.partial = out->partial,
+	};
+	int rc = db_message_add_answer(app->db, &a, out->message_id, out->created_at);
+	if (rc < 0) {
+		st = response_unavailable(res, "Postgres", db_retry_after(app->db));
+		goto out;
+	}
+	if (rc == 0) {
+		st = response_error(res, 409, "This message was answered by another request");
+		goto out;
+	}
+	snprintf(rec->status, sizeof(rec->status), "%s", out->partial ? "partial" : "success");
+	rec->latency_ms = out->latency_ms;
+	st = 200;
+out:
+	if (lease)
+		kv_del(app->kv, lease_key);
+	if (rec != NULL && rec->status[0] != '\0') {
+		server_defer(chat_write_records, rec); /* the server frees it */
+		rec = NULL;
+	}
+	free(rec);
+	json_object_put(history);
+	return st;
+}
