@@ -343,8 +343,9 @@ write_env() {
 		MIGRATIONS_DIR=$ROOT/ops/sql
 		MODELS_FILE=${MODELS_FILE:-$ROOT/ops/models.json}
 		SYSTEM_PROMPT_FILE=$ROOT/ops/system-prompt.txt
-		${EXTRA_ENV:-}
 	EOF
+	# EXTRA_ENV: space-separated NAME=value pairs, one line each
+	for kv in ${EXTRA_ENV:-}; do echo "$kv"; done >>"$DIR/pixelcraft.env"
 	umask 022
 	[[ $(id -u) -eq 0 ]] && chgrp pixelcraft "$DIR/pixelcraft.env"
 	cat >"$DIR/stack.env" <<-EOF

@@ -48,8 +48,11 @@ if [[ $what == all || $what == integration ]]; then
 		dir=$(mktemp -d /tmp/pixelcraft-test.XXXXXX)
 		stacks+=("$dir")
 		section "integration tests through $front (stack in $dir)"
-		if ! EXTRA_ENV="MODEL_HEALTH_INTERVAL=1" STACK_QUIET=1 \
-			scripts/stack.sh up "$dir" --front "$front" --stub --workers 4 --chat-workers 8; then
+		# MODEL_HEALTH_INTERVAL=1: health flips within a second. The main
+		# stack's per-address default budget is raised because every test
+		# calls from 127.0.0.1; limits are tested on their own hosts.
+		if ! EXTRA_ENV="MODEL_HEALTH_INTERVAL=1 RATE_LIMIT_DEFAULT=100000/minute" STACK_QUIET=1 \
+			scripts/stack.sh up "$dir" --front "$front" --stub --workers 4 --chat-workers 32; then
 			echo "stack for $front did not start; logs:" >&2
 			tail -n 20 "$dir"/log/*.log >&2
 			echo "(logs kept in $dir/log)"

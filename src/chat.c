@@ -109,11 +109,6 @@ static void chat_scope(const struct request *req, char *scope, size_t len)
 		snprintf(scope, len, "ip:%s", req->client_ip);
 }
 
-static void chat_lease_key(const char *user_message_id, char *key, size_t len)
-{
-	snprintf(key, len, "pc:chat:lease:%s", user_message_id);
-}
-
 /* Fills out from a stored answer ({"id", "content", ...}). */
 static void chat_from_answer(struct json_object *a, struct chat_result *out)
 {
@@ -121,8 +116,10 @@ static void chat_from_answer(struct json_object *a, struct chat_result *out)
 
 	if (json_object_object_get_ex(a, "id", &v))
 		snprintf(out->message_id, sizeof(out->message_id), "%s", json_object_get_string(v));
-	if (json_object_object_get_ex(a, "content", &v))
+	if (json_object_object_get_ex(a, "content", &v)) {
+		free(out->response);
 		out->response = strdup(json_object_get_string(v));
+	}
 	if (json_object_object_get_ex(a, "model", &v) && v != NULL)
 		snprintf(out->model_used, sizeof(out->model_used), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(a, "tokens_in", &v))
@@ -137,47 +134,57 @@ static void chat_from_answer(struct json_object *a, struct chat_result *out)
 }
 
 /*
- * A message with this key exists: return its answer, wait for the request
- * that is producing it, or take over when that one gave up. Returns 200
- * (answered from the store), 0 (this request must generate the answer for
- * the stored message; ids set in out and the lease taken), or an error status.
+ * The message stored under the caller's key. Returns 200 when it has an
+ * answer (out filled as a replay), 1 when it is stored without an answer
+ * (ids set in out), 0 when there is none, or an error status.
  */
-static int chat_existing(struct request *req, struct response *res, const char *scope,
-			 const char *key, int64_t deadline_ms, struct chat_result *out,
-			 bool *lease)
+static int chat_by_key(struct request *req, struct response *res, const char *scope,
+		       const char *key, struct chat_result *out)
+{
+	struct json_object *found = NULL, *v, *answer = NULL;
+	int rc = db_message_by_key(req->app->db, scope, key, &found);
+
+	if (rc < 0)
+		return response_unavailable(res, "Postgres", db_retry_after(req->app->db));
+	if (rc == 0)
+		return 0;
+	json_object_object_get_ex(found, "user_message_id", &v);
+	snprintf(out->user_message_id, sizeof(out->user_message_id), "%s", json_object_get_string(v));
+	json_object_object_get_ex(found, "conversation_id", &v);
+	snprintf(out->conversation_id, sizeof(out->conversation_id), "%s", json_object_get_string(v));
+	rc = 1;
+	if (json_object_object_get_ex(found, "answer", &answer) && answer != NULL) {
+		chat_from_answer(answer, out);
+		rc = 200;
+	}
+	json_object_put(found);
+	return rc;
+}
+
+/*
+ * Makes this request the only one working on (scope, key): takes the lease
+ * "pc:chat:lease:<scope>:<key>", or waits while another request holds it
+ * and returns that request's answer once stored. Returns 0 (go on; *lease
+ * tells whether the lease is held: not when Redis is down), 200 (answered by
+ * the other request), or an error status.
+ */
+static int chat_claim(struct request *req, struct response *res, const char *scope,
+		      const char *key, int64_t deadline_ms, char *lease_key, size_t lklen,
+		      struct chat_result *out, bool *lease)
 {
 	struct app *app = req->app;
 
+	snprintf(lease_key, lklen, "pc:chat:lease:%s:%s", scope, key);
 	for (;;) {
-		struct json_object *found = NULL, *v, *answer = NULL;
-		int rc = db_message_by_key(app->db, scope, key, &found);
-		if (rc < 0)
-			return response_unavailable(res, "Postgres", db_retry_after(app->db));
-		if (rc == 0)
-			return -1; /* gone (its conversation deleted): treat as new */
-		json_object_object_get_ex(found, "user_message_id", &v);
-		snprintf(out->user_message_id, sizeof(out->user_message_id), "%s",
-			 json_object_get_string(v));
-		json_object_object_get_ex(found, "conversation_id", &v);
-		snprintf(out->conversation_id, sizeof(out->conversation_id), "%s",
-			 json_object_get_string(v));
-		if (json_object_object_get_ex(found, "answer", &answer) && answer != NULL) {
-			chat_from_answer(answer, out);
-			json_object_put(found);
-			return 200;
-		}
-		json_object_put(found);
-		char lk[96];
-		chat_lease_key(out->user_message_id, lk, sizeof(lk));
-		int got = kv_set_nx(app->kv, lk, req->id, app->cfg->chat_deadline_seconds + 5);
-		if (got != 0) { /* taken (or Redis down: generate rather than wait forever) */
+		int got = kv_set_nx(app->kv, lease_key, req->id, app->cfg->chat_deadline_seconds + 5);
+		if (got != 0) {
 			*lease = got == 1;
 			return 0;
 		}
+		int st = chat_by_key(req, res, scope, key, out);
+		if (st == 200 || st > 1)
+			return st;
 		if (clock_mono_ms() >= deadline_ms) {
-			res->body = json_object_new_object();
-			json_object_object_add(res->body, "conversation_id",
-					       json_object_new_string(out->conversation_id));
 			res->retry_after = 2;
 			return response_error(res, 503,
 					      "The first request with this Idempotency-Key is "
@@ -240,7 +247,7 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 	int64_t t0 = clock_mono_ms(), deadline = t0 + (int64_t)cfg->chat_deadline_seconds * 1000;
 	struct json_object *history = NULL;
 	struct chat_record *rec = NULL;
-	char scope[96], lease_key[96] = "";
+	char scope[96], lease_key[320] = "";
 	bool lease = false;
 	int st = 0;
 
@@ -249,82 +256,82 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 		return response_unavailable(res, "Postgres", db_retry_after(app->db));
 	chat_scope(req, scope, sizeof(scope));
 
-	/* 1. the user message: already stored under this key, or stored now
-	 * (a lost race for the key goes back to the stored one) */
-	for (int tries = 0; tries < 3; tries++) {
-		if (in->idempotency_key != NULL) {
-			int e = chat_existing(req, res, scope, in->idempotency_key, deadline, out,
-					      &lease);
-			if (e == 0) { /* answer the stored message */
-				struct db_conversation conv;
-				if (db_conversation_get(app->db, out->conversation_id,
-							cfg->chat_history_turns, &conv, &history) < 0) {
-					st = response_unavailable(res, "Postgres",
-								  db_retry_after(app->db));
-					goto out;
-				}
-				chat_lease_key(out->user_message_id, lease_key, sizeof(lease_key));
-				goto prompt;
-			}
-			if (e != -1) { /* answered from the store, or an error */
-				st = e;
-				goto out;
-			}
-		}
-		bool create = in->conversation_id == NULL;
-		if (create) {
-			request_uuid(out->conversation_id);
-		} else {
+	/* 1. the user message: with an idempotency key, first become the one
+	 * request working on it, then reuse what is stored under it */
+	if (in->idempotency_key != NULL) {
+		st = chat_claim(req, res, scope, in->idempotency_key, deadline, lease_key,
+				sizeof(lease_key), out, &lease);
+		if (st != 0)
+			goto out;
+		st = chat_by_key(req, res, scope, in->idempotency_key, out);
+		if (st == 1) { /* stored, never answered: answer it now */
 			struct db_conversation conv;
-			int rc = db_conversation_get(app->db, in->conversation_id,
-						     cfg->chat_history_turns, &conv, &history);
-			if (rc < 0) {
+			if (db_conversation_get(app->db, out->conversation_id,
+						cfg->chat_history_turns, &conv, &history) < 0) {
 				st = response_unavailable(res, "Postgres", db_retry_after(app->db));
 				goto out;
 			}
-			bool mine = rc == 1 && (conv.user_id[0] == '\0' ||
-						(req->user.known &&
-						 (strcmp(conv.user_id, req->user.id) == 0 ||
-						  strcmp(req->user.role, "admin") == 0)));
-			if (!mine || conv.deleted) {
-				st = response_error(res, 404, "Conversation not found");
-				goto out;
-			}
-			snprintf(out->conversation_id, sizeof(out->conversation_id), "%s",
-				 in->conversation_id);
+			st = 0;
+			goto prompt;
 		}
-		char title[400];
-		chat_title(in->message, title, sizeof(title));
-		struct db_user_message um = {
-			.conversation_id = out->conversation_id,
-			.create = create,
-			.user_id = req->user.known ? req->user.id : NULL,
-			.title = title,
-			.metadata = in->context ? json_object_to_json_string_ext(
-							  in->context, JSON_C_TO_STRING_PLAIN)
-						: "{}",
-			.content = in->message,
-			.idem_key = in->idempotency_key,
-			.idem_scope = in->idempotency_key ? scope : NULL,
-		};
-		int rc = db_message_add_user(app->db, &um, out->user_message_id);
+		if (st != 0)
+			goto out;
+	}
+	bool create = in->conversation_id == NULL;
+	if (create) {
+		request_uuid(out->conversation_id);
+	} else {
+		struct db_conversation conv;
+		int rc = db_conversation_get(app->db, in->conversation_id, cfg->chat_history_turns,
+					     &conv, &history);
 		if (rc < 0) {
 			st = response_unavailable(res, "Postgres", db_retry_after(app->db));
 			goto out;
 		}
-		if (rc == 1) {
-			if (in->idempotency_key != NULL) {
-				chat_lease_key(out->user_message_id, lease_key, sizeof(lease_key));
-				lease = kv_set_nx(app->kv, lease_key, req->id,
-						  cfg->chat_deadline_seconds + 5) == 1;
-			}
-			goto prompt;
+		bool mine = rc == 1 && (conv.user_id[0] == '\0' ||
+					(req->user.known && (strcmp(conv.user_id, req->user.id) == 0 ||
+							     strcmp(req->user.role, "admin") == 0)));
+		if (!mine || conv.deleted) {
+			st = response_error(res, 404, "Conversation not found");
+			goto out;
 		}
+		snprintf(out->conversation_id, sizeof(out->conversation_id), "%s",
+			 in->conversation_id);
+	}
+	char title[400];
+	chat_title(in->message, title, sizeof(title));
+	struct db_user_message um = {
+		.conversation_id = out->conversation_id,
+		.create = create,
+		.user_id = req->user.known ? req->user.id : NULL,
+		.title = title,
+		.metadata = in->context
+				    ? json_object_to_json_string_ext(in->context, JSON_C_TO_STRING_PLAIN)
+				    : "{}",
+		.content = in->message,
+		.idem_key = in->idempotency_key,
+		.idem_scope = in->idempotency_key ? scope : NULL,
+	};
+	int added = db_message_add_user(app->db, &um, out->user_message_id);
+	if (added < 0) {
+		st = response_unavailable(res, "Postgres", db_retry_after(app->db));
+		goto out;
+	}
+	if (added == 0) {
+		/* the key was used meanwhile (only possible while Redis is down) */
 		json_object_put(history);
 		history = NULL;
+		st = chat_by_key(req, res, scope, in->idempotency_key, out);
+		if (st != 1)
+			goto out;
+		struct db_conversation conv;
+		if (db_conversation_get(app->db, out->conversation_id, cfg->chat_history_turns,
+					&conv, &history) < 0) {
+			st = response_unavailable(res, "Postgres", db_retry_after(app->db));
+			goto out;
+		}
+		st = 0;
 	}
-	st = response_unavailable(res, "Storing the message", 1);
-	goto out;
 
 prompt:;
 	/* 2. the prompt: persona, context, history, the message */
@@ -437,7 +444,12 @@ prompt:;
 		goto out;
 	}
 	if (rc == 0) {
-		st = response_error(res, 409, "This message was answered by another request");
+		/* answered meanwhile by another request (only while Redis is down):
+		 * the stored answer is the answer */
+		st = in->idempotency_key ? chat_by_key(req, res, scope, in->idempotency_key, out)
+					 : 0;
+		if (st != 200)
+			st = response_error(res, 409, "This message was answered by another request");
 		goto out;
 	}
 	snprintf(rec->status, sizeof(rec->status), "%s", out->partial ? "partial" : "success");

@@ -331,3 +331,142 @@ void host_down(const char *dir)
 		 need_env("PROJECT_ROOT"), dir, dir);
 	free(run_capture(cmd, NULL));
 }
+
+void stub_control(const char *path, const char *json_fmt, ...)
+{
+	char body[2048], base[128];
+	va_list ap;
+
+	va_start(ap, json_fmt);
+	vsnprintf(body, sizeof(body), json_fmt, ap);
+	va_end(ap);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%s", need_env("STUB_PORT"));
+	struct http *r = http_do_at(base, "POST", path, body, NULL);
+	cr_assert_eq(r->status, 200, "stub control %s %s: %ld", path, body, r->status);
+	http_free(r);
+}
+
+struct json_object *stub_stats(void)
+{
+	char base[128];
+	snprintf(base, sizeof(base), "http://127.0.0.1:%s", need_env("STUB_PORT"));
+	struct http *r = http_do_at(base, "GET", "/_stub/stats", NULL, NULL);
+	cr_assert_eq(r->status, 200);
+	struct json_object *o = json_object_get(r->json);
+	http_free(r);
+	return o;
+}
+
+long stub_requests(const char *tag)
+{
+	struct json_object *st = stub_stats(), *models, *m, *v;
+	long n = 0;
+	/* (tags contain '.', so no json_at here) */
+	if (json_object_object_get_ex(st, "models", &models) &&
+	    json_object_object_get_ex(models, tag, &m) &&
+	    json_object_object_get_ex(m, "requests", &v))
+		n = json_object_get_int64(v);
+	json_object_put(st);
+	return n;
+}
+
+struct http *chat_post(const char *token, const char *extra_header, const char *fmt, ...)
+{
+	static char body[65536];
+	const char *h[3] = {NULL, NULL, NULL};
+	int n = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (token != NULL)
+		h[n++] = bearer(3, token);
+	if (extra_header != NULL)
+		h[n++] = extra_header;
+	return http_do("POST", "/api/chat/message", body, h);
+}
+
+struct many_slot {
+	CURL *c;
+	int i;
+	struct buf b;
+	struct curl_slist *h;
+	struct many_req req;
+};
+
+static void many_start(CURLM *m, struct many_slot *s, const char *base, int i,
+		       void (*build)(int, struct many_req *, void *), void *arg)
+{
+	char url[1024];
+
+	memset(&s->req, 0, sizeof(s->req));
+	snprintf(s->req.method, sizeof(s->req.method), "GET");
+	build(i, &s->req, arg);
+	s->i = i;
+	s->b.len = 0;
+	if (s->b.p)
+		s->b.p[0] = '\0';
+	s->c = curl_easy_init();
+	s->h = curl_slist_append(NULL, "Expect:");
+	if (s->req.body[0])
+		s->h = curl_slist_append(s->h, "Content-Type: application/json");
+	for (int k = 0; k < 4; k++)
+		if (s->req.headers[k][0])
+			s->h = curl_slist_append(s->h, s->req.headers[k]);
+	snprintf(url, sizeof(url), "%s%s", base, s->req.path);
+	curl_easy_setopt(s->c, CURLOPT_URL, url);
+	curl_easy_setopt(s->c, CURLOPT_CUSTOMREQUEST, s->req.method);
+	if (s->req.body[0])
+		curl_easy_setopt(s->c, CURLOPT_POSTFIELDS, s->req.body);
+	curl_easy_setopt(s->c, CURLOPT_HTTPHEADER, s->h);
+	curl_easy_setopt(s->c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(s->c, CURLOPT_WRITEDATA, &s->b);
+	curl_easy_setopt(s->c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(s->c, CURLOPT_PRIVATE, (char *)s);
+	curl_multi_add_handle(m, s->c);
+}
+
+void http_many(const char *base, int n, int concurrency,
+	       void (*build)(int i, struct many_req *req, void *arg),
+	       void (*done)(int i, long status, const char *body, double ms, void *arg),
+	       void *arg)
+{
+	CURLM *m = curl_multi_init();
+	struct many_slot *slots = calloc((size_t)concurrency, sizeof(*slots));
+	int next = 0, active = 0;
+
+	for (; next < n && next < concurrency; next++, active++)
+		many_start(m, &slots[next], base, next, build, arg);
+	while (active > 0) {
+		int running;
+		curl_multi_perform(m, &running);
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			struct many_slot *s;
+			long status = 0;
+			double t = 0;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME, &t);
+			done(s->i, status, s->b.p ? s->b.p : "", t * 1000, arg);
+			curl_multi_remove_handle(m, s->c);
+			curl_easy_cleanup(s->c);
+			curl_slist_free_all(s->h);
+			active--;
+			if (next < n) {
+				many_start(m, s, base, next++, build, arg);
+				active++;
+			}
+		}
+		if (active > 0)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	for (int i = 0; i < concurrency; i++)
+		free(slots[i].b.p);
+	free(slots);
+	curl_multi_cleanup(m);
+}

@@ -64,6 +64,24 @@ void http_burst(const char *base, const char *method, const char *path,
 		const char *const *headers, int n, long *status, int *retry_after,
 		double *slowest_ms);
 
+/* One request of http_many: filled by its build callback. */
+struct many_req {
+	char method[8];
+	char path[512];
+	char body[4096];
+	char headers[4][8400]; /* "Name: value", empty when unused */
+};
+
+/*
+ * Runs n requests against base, at most `concurrency` at a time (curl multi).
+ * build(i, req, arg) describes request i; done(i, status, body, ms, arg) gets
+ * each result (body NUL-terminated, borrowed).
+ */
+void http_many(const char *base, int n, int concurrency,
+	       void (*build)(int i, struct many_req *req, void *arg),
+	       void (*done)(int i, long status, const char *body, double ms, void *arg),
+	       void *arg);
+
 /* A token for user sub (a random user when sub is NULL; its id copied to
  * sub_out if given), valid for ttl seconds, signed with the stack's secret. */
 char *user_token(const char *sub, char sub_out[37], long ttl);
@@ -82,6 +100,20 @@ const char *host_up(int slot, const char *extra_env, int workers, char *dir, siz
 
 /* Stops such a host and removes its directory. */
 void host_down(const char *dir);
+
+/* POSTs JSON to the stub LLM's control endpoint (path like "/_stub/model"). */
+void stub_control(const char *path, const char *json_fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The stub's statistics ({"models": {tag: {"requests", ...}}}); caller puts. */
+struct json_object *stub_stats(void);
+
+/* Requests the stub has seen for a model tag. */
+long stub_requests(const char *tag);
+
+/* POST /api/chat/message with a body, optional bearer token and extra header. */
+struct http *chat_post(const char *token, const char *extra_header, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Milliseconds on a monotonic clock. */
 double now_ms(void);

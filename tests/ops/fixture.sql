@@ -36,4 +36,69 @@ SELECT md5('pixelcraft-fixture-' || i)::uuid,
 FROM generate_series(1, :rows) AS i
 ON CONFLICT (user_id) DO NOTHING;
 
+-- 002_chat: ROWS/2 conversations, each with a user message and the
+-- assistant's reply to it (reply_to), so ROWS messages.
+INSERT INTO conversations (id, user_id, title, channel, status, metadata, created_at, updated_at, deleted_at)
+SELECT md5('pixelcraft-fixture-conversation-' || i)::uuid,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE md5('pixelcraft-fixture-' || (i % :rows + 1))::uuid END,
+       format('Conversation %s: «pixels» & "colours"', i),
+       CASE WHEN i % 3 = 0 THEN 'widget' ELSE 'chat' END,
+       (ARRAY['active', 'completed', 'archived'])[i % 3 + 1],
+       jsonb_build_object('page', '/pricing?plan=' || i, 'ua', E'Mozilla/5.0 (X11)\\'),
+       timestamptz '2026-02-01 00:00:00+00' + i * interval '3 minutes',
+       timestamptz '2026-02-01 00:00:00+00' + i * interval '3 minutes' + interval '90 seconds',
+       CASE WHEN i % 97 = 0 THEN timestamptz '2026-03-01 12:00:00+01' END
+FROM generate_series(1, :rows / 2) AS i
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO messages (id, conversation_id, role, content, model, tokens_in, tokens_out, latency_ms,
+                      idempotency_key, idempotency_scope, reply_to, status, created_at)
+SELECT md5('pixelcraft-fixture-message-user-' || i)::uuid,
+       md5('pixelcraft-fixture-conversation-' || i)::uuid,
+       'user',
+       format(E'Question %s: how do I export a sprite sheet as PNG?\nWith ''quotes'', "double", tab\tand ünïcødé 🎨', i),
+       NULL, NULL, NULL, NULL,
+       CASE WHEN i % 2 = 0 THEN 'idem-' || i END,
+       CASE WHEN i % 2 = 0 THEN 'user:' || md5('pixelcraft-fixture-' || i) END,
+       NULL, 'complete',
+       timestamptz '2026-02-01 00:00:00+00' + i * interval '3 minutes' + interval '1 second'
+FROM generate_series(1, :rows / 2) AS i
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO messages (id, conversation_id, role, content, model, tokens_in, tokens_out, latency_ms,
+                      reply_to, status, created_at)
+SELECT md5('pixelcraft-fixture-message-assistant-' || i)::uuid,
+       md5('pixelcraft-fixture-conversation-' || i)::uuid,
+       'assistant',
+       repeat(format('Answer %s: open File > Export, choose PNG, tick "sprite sheet". ', i), 1 + i % 8),
+       'llama3.2:3b', 20 + i % 50, 100 + i % 400, 300 + i % 2000,
+       md5('pixelcraft-fixture-message-user-' || i)::uuid,
+       CASE WHEN i % 25 = 0 THEN 'partial' ELSE 'complete' END,
+       timestamptz '2026-02-01 00:00:00+00' + i * interval '3 minutes' + interval '4 seconds'
+FROM generate_series(1, :rows / 2) AS i
+ON CONFLICT (id) DO NOTHING;
+
+-- Identity columns: generated ids (so the sequences advance and the restore
+-- must bring their positions back); inserted once per stack.
+INSERT INTO agent_logs (agent_type, conversation_id, action, status, latency_ms, error, created_at)
+SELECT (ARRAY['chat', 'router', 'summary'])[i % 3 + 1],
+       CASE WHEN i % 4 = 0 THEN NULL ELSE md5('pixelcraft-fixture-conversation-' || (i % (:rows / 2) + 1))::uuid END,
+       'reply',
+       (ARRAY['success', 'error', 'partial'])[i % 3 + 1],
+       i % 5000,
+       CASE WHEN i % 3 = 1 THEN format('upstream timeout after %s ms; body: {"error":"busy"}', i % 5000) END,
+       timestamptz '2026-02-01 00:00:00+00' + i * interval '17 seconds'
+FROM generate_series(1, :rows) AS i
+WHERE NOT EXISTS (SELECT 1 FROM agent_logs WHERE action = 'reply' AND error LIKE 'upstream timeout%');
+
+INSERT INTO model_metrics (model_name, task_type, status, latency_ms, tokens_in, tokens_out, error, created_at)
+SELECT (ARRAY['llama3.2:3b', 'qwen2.5:7b', 'hf:mistral-7b'])[i % 3 + 1],
+       (ARRAY['chat', 'summary'])[i % 2 + 1],
+       CASE WHEN i % 20 = 0 THEN 'error' ELSE 'success' END,
+       50 + i % 3000, i % 300, i % 900,
+       CASE WHEN i % 20 = 0 THEN 'HTTP 503 from model host' END,
+       timestamptz '2026-02-01 00:00:00+00' + i * interval '11 seconds'
+FROM generate_series(1, :rows) AS i
+WHERE NOT EXISTS (SELECT 1 FROM model_metrics WHERE error = 'HTTP 503 from model host');
+
 COMMIT;
