@@ -10,6 +10,7 @@
 #ifndef PIXELCRAFT_AUTH_H
 #define PIXELCRAFT_AUTH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "router.h"
@@ -52,11 +53,21 @@ enum auth_fail auth_verify(const struct config *cfg, const char *token, int64_t 
 
 /*
  * The authentication step of the pipeline for a route that needs `need`:
- * reads the bearer token, verifies it, looks up the role (cached per worker
- * for AUTH_ROLE_CACHE_SECONDS) and fills req->user. Returns 0 to go on, or
- * the status to answer: 401 (with WWW-Authenticate), 403, or 503 when the
- * role cannot be read.
+ * reads the bearer token, verifies it and fills req->user. Admin routes also
+ * check the role. Returns 0 to go on, or the status to answer: 401 (with
+ * WWW-Authenticate), 403, or 503 when the role cannot be read.
  */
 int auth_request(struct request *req, struct response *res, enum route_auth need);
+
+/*
+ * The caller's application role, "user" or "admin", from user_profiles
+ * (cached per worker for AUTH_ROLE_CACHE_SECONDS). Looked up on first use,
+ * so requests that never need it never pay for it. NULL when the caller is
+ * anonymous or the role cannot be read (Postgres down).
+ */
+const char *auth_role(struct request *req);
+
+/* True when the caller is an admin (false when anonymous or unknown). */
+bool auth_is_admin(struct request *req);
 
 #endif

@@ -145,16 +145,18 @@ struct db_answer {
 };
 
 /*
- * Stores the answer to a user message and touches the conversation. Returns
- * 1 (id and created_at set), 0 when an answer already exists, -1 on error.
+ * Stores the answer to a user message, touches the conversation and writes
+ * the agent_logs row, in one statement. Returns 1 (id and created_at set),
+ * 0 when an answer already exists, -1 on error.
  */
 int db_message_add_answer(struct db *db, const struct db_answer *a, char id[40],
 			  char created_at[48]);
 
 /*
- * After an answer: one agent_logs row and a model_metrics row per model call
- * (calls: JSON array of {"model_name", "status", "latency_ms", "tokens_in",
- * "tokens_out", "error"}). 0 / -1.
+ * After the response: a model_metrics row per model call (calls: JSON array
+ * of {"model_name", "status", "latency_ms", "tokens_in", "tokens_out",
+ * "error"}) and, for a message no model answered (status not NULL), its
+ * agent_logs row. Committed asynchronously. 0 / -1.
  */
 int db_chat_log(struct db *db, const char *conversation_id, const char *status, int latency_ms,
 		const char *error, const char *task, const char *calls);
@@ -171,7 +173,7 @@ int db_history(struct db *db, const char *conversation_id, int limit, int offset
 int db_conversation_delete(struct db *db, const char *id);
 
 /*
- * The conversations of user_id, most recently active first, with message
+ * The conversations of user_id, newest first, with message
  * counts: JSON array in *items, their number in *total. 0 / -1.
  */
 int db_conversations_of(struct db *db, const char *user_id, int limit, int offset,

@@ -39,7 +39,7 @@ struct request_block;
 struct request_user {
 	bool known;          /* a valid token was presented */
 	char id[64];         /* the token's sub */
-	char role[16];       /* "user" or "admin" */
+	char role[16];       /* "user" or "admin"; "" until auth_role() looked it up */
 	char email[256];     /* from the token, may be empty */
 };
 

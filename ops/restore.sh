@@ -191,15 +191,18 @@ PASSPHRASE_FILE=${BACKUP_PASSPHRASE_FILE:-}
 tools=(gpg gpgconf sha256sum)
 [[ -n $DO_PG ]] && tools+=(pg_restore psql)
 [[ -n $DO_REDIS ]] && tools+=(redis-cli)
+[[ -n $HEALTH_URL ]] && tools+=(curl)
 for tool in "${tools[@]}"; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
 if [[ $SET == latest ]]; then
 	dir=${BACKUP_DIR:-/var/backups/pixelcraft}
-	SET=$(find "$dir" -mindepth 1 -maxdepth 1 -type d -name "${BACKUP_NAME_PREFIX:-pixelcraft}-*" \
-		2>/dev/null | sort | tail -n 1)
-	[[ -n $SET ]] || die "no backup set found in $dir"
+	[[ -d $dir ]] || die "'latest': BACKUP_DIR $dir does not exist (set BACKUP_DIR or give the set's directory)"
+	SET=$(find "$dir" -mindepth 1 -maxdepth 1 -type d -name "${BACKUP_NAME_PREFIX:-pixelcraft}-*" |
+		sort | tail -n 1) || die "cannot list $dir"
+	[[ -n $SET ]] || die "'latest': no backup set in $dir"
+	log "latest set in $dir is $(basename "$SET")"
 fi
 [[ -d $SET ]] || die "backup set $SET is not a directory"
 SET=$(cd "$SET" && pwd)

@@ -13,7 +13,7 @@ PACKAGES=(
 	spawn-fcgi multiwatch nginx libnginx-mod-nchan lighttpd
 	postgresql redis-server redis-tools
 	# test and measure
-	curl wrk bc openssl systemd python3-jwt iproute2
+	curl wrk bc openssl systemd python3-jwt iproute2 gnupg
 )
 
 missing=()

@@ -5,6 +5,7 @@
  */
 #include "api.h"
 #include "app.h"
+#include "auth.h"
 #include "chat.h"
 #include "clock.h"
 #include "db.h"
@@ -259,8 +260,8 @@ static int api_chat_owned(struct request *req, struct response *res, const char 
 		return response_unavailable(res, "Postgres", db_retry_after(req->app->db));
 	bool allowed = rc == 1 && !conv.deleted &&
 		       (conv.user_id[0] == '\0' ||
-			(req->user.known && (strcmp(conv.user_id, req->user.id) == 0 ||
-					     strcmp(req->user.role, "admin") == 0)));
+			(req->user.known && strcmp(conv.user_id, req->user.id) == 0) ||
+			auth_is_admin(req));
 	return allowed ? 0 : response_error(res, 404, "Conversation not found");
 }
 

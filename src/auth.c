@@ -309,7 +309,7 @@ static struct auth_cached_role *auth_cache_slot(const char *sub)
 }
 
 /* The role of sub: from the per-worker cache, else from Postgres. 0 / -1. */
-static int auth_role(struct app *app, const char *sub, char *role, size_t len)
+static int auth_role_lookup(struct app *app, const char *sub, char *role, size_t len)
 {
 	struct auth_cached_role *slot = auth_cache_slot(sub);
 	int64_t now = clock_mono_ms();
@@ -383,9 +383,28 @@ int auth_request(struct request *req, struct response *res, enum route_auth need
 	req->user.known = true;
 	snprintf(req->user.id, sizeof(req->user.id), "%s", claims.sub);
 	snprintf(req->user.email, sizeof(req->user.email), "%s", claims.email);
-	if (auth_role(req->app, claims.sub, req->user.role, sizeof(req->user.role)) < 0)
+	if (need != ROUTE_ADMIN)
+		return 0;
+	const char *role = auth_role(req);
+	if (role == NULL)
 		return response_unavailable(res, "Postgres", db_retry_after(req->app->db));
-	if (need == ROUTE_ADMIN && strcmp(req->user.role, "admin") != 0)
+	if (strcmp(role, "admin") != 0)
 		return response_error(res, 403, "Admin access required");
 	return 0;
+}
+
+const char *auth_role(struct request *req)
+{
+	if (!req->user.known)
+		return NULL;
+	if (req->user.role[0] == '\0' &&
+	    auth_role_lookup(req->app, req->user.id, req->user.role, sizeof(req->user.role)) < 0)
+		return NULL;
+	return req->user.role;
+}
+
+bool auth_is_admin(struct request *req)
+{
+	const char *role = auth_role(req);
+	return role != NULL && strcmp(role, "admin") == 0;
 }

@@ -6,6 +6,7 @@
  */
 #include "chat.h"
 #include "app.h"
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "db.h"
@@ -90,7 +91,9 @@ static void chat_write_records(struct app *app, void *arg)
 		json_object_object_add(o, "error", c->ok ? NULL : json_object_new_string(c->error));
 		json_object_array_add(calls, o);
 	}
-	if (db_chat_log(app->db, r->conversation_id, r->status, r->latency_ms,
+	/* an answered message got its agent_logs row with the answer */
+	bool answered = strcmp(r->status, "error") != 0;
+	if (db_chat_log(app->db, r->conversation_id, answered ? NULL : r->status, r->latency_ms,
 			r->error[0] ? r->error : NULL, "chat",
 			json_object_to_json_string_ext(calls, JSON_C_TO_STRING_PLAIN)) < 0)
 		log_msg(LOG_WARN, "chat_log_failed", "agent_logs/model_metrics not written: %s",
@@ -289,8 +292,8 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 			goto out;
 		}
 		bool mine = rc == 1 && (conv.user_id[0] == '\0' ||
-					(req->user.known && (strcmp(conv.user_id, req->user.id) == 0 ||
-							     strcmp(req->user.role, "admin") == 0)));
+					(req->user.known && strcmp(conv.user_id, req->user.id) == 0) ||
+					auth_is_admin(req));
 		if (!mine || conv.deleted) {
 			st = response_error(res, 404, "Conversation not found");
 			goto out;

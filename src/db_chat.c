@@ -120,6 +120,8 @@ int db_message_add_user(struct db *db, const struct db_user_message *in, char id
 int db_message_add_answer(struct db *db, const struct db_answer *a, char id[40],
 			  char created_at[48])
 {
+	/* the answer, the conversation's activity time and the assistant's log
+	 * row, in one statement */
 	static struct db_stmt st = {
 		"message_add_answer",
 		"WITH a AS (INSERT INTO messages (conversation_id, role, content, model, tokens_in,"
@@ -128,7 +130,10 @@ int db_message_add_answer(struct db *db, const struct db_answer *a, char id[40],
 		" ON CONFLICT (reply_to) WHERE reply_to IS NOT NULL DO NOTHING"
 		" RETURNING id, created_at),"
 		" t AS (UPDATE conversations SET updated_at = now() WHERE id = $1::uuid"
-		" AND EXISTS (SELECT 1 FROM a))"
+		" AND EXISTS (SELECT 1 FROM a)),"
+		" l AS (INSERT INTO agent_logs (agent_type, conversation_id, action, status,"
+		" latency_ms) SELECT 'chat', $1::uuid, 'process_message',"
+		" CASE WHEN $8 = 'partial' THEN 'partial' ELSE 'success' END, $6 FROM a)"
 		" SELECT id, to_json(created_at) #>> '{}' FROM a",
 		0};
 	char tin[16], tout[16], lat[16];
@@ -156,14 +161,22 @@ int db_message_add_answer(struct db *db, const struct db_answer *a, char id[40],
 int db_chat_log(struct db *db, const char *conversation_id, const char *status, int latency_ms,
 		const char *error, const char *task, const char *calls)
 {
+	/* These records are written after the response and lose nothing a user
+	 * sees if the last of them vanish in a crash, so they are committed
+	 * asynchronously: set_config(..., true) lasts until this statement's
+	 * own commit (the "async" CTE is joined so that it runs). The
+	 * agent_logs row is only written here for a failed message (status not
+	 * NULL); an answered one got it with the answer. */
 	static struct db_stmt st = {
 		"chat_log",
-		"WITH l AS (INSERT INTO agent_logs (agent_type, conversation_id, action, status,"
-		" latency_ms, error) VALUES ('chat', $1::uuid, 'process_message', $2, $3, $4))"
+		"WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
+		" l AS (INSERT INTO agent_logs (agent_type, conversation_id, action, status,"
+		" latency_ms, error) SELECT 'chat', $1::uuid, 'process_message', $2::text, $3::int,"
+		" $4::text FROM async WHERE $2::text IS NOT NULL)"
 		" INSERT INTO model_metrics (model_name, task_type, status, latency_ms, tokens_in,"
 		" tokens_out, error)"
-		" SELECT c.model_name, $5, c.status, c.latency_ms, c.tokens_in, c.tokens_out, c.error"
-		" FROM json_to_recordset($6::json) AS c(model_name text, status text,"
+		" SELECT c.model_name, $5::text, c.status, c.latency_ms, c.tokens_in, c.tokens_out,"
+		" c.error FROM async, json_to_recordset($6::json) AS c(model_name text, status text,"
 		" latency_ms int, tokens_in int, tokens_out int, error text)",
 		0};
 	char lat[16];
@@ -235,9 +248,9 @@ int db_conversations_of(struct db *db, const char *user_id, int limit, int offse
 		"  'title', c.title, 'channel', c.channel, 'status', c.status,"
 		"  'created_at', c.created_at, 'updated_at', c.updated_at,"
 		"  'message_count', (SELECT count(*) FROM messages m"
-		"   WHERE m.conversation_id = c.id)) ORDER BY c.updated_at DESC, c.id) FROM ("
+		"   WHERE m.conversation_id = c.id)) ORDER BY c.created_at DESC, c.id) FROM ("
 		"  SELECT * FROM conversations WHERE user_id = $1::uuid AND deleted_at IS NULL"
-		"  ORDER BY updated_at DESC, id LIMIT $2 OFFSET $3) c), '[]'::json))",
+		"  ORDER BY created_at DESC, id LIMIT $2 OFFSET $3) c), '[]'::json))",
 		0};
 	char l[16], o[16];
 	struct json_object *r = NULL, *v;

@@ -93,13 +93,16 @@ int modelstate_read(struct app *app, struct model_status *st, struct json_object
 			st[i] = (struct model_status){.known = false, .healthy = true};
 		return -1;
 	}
-	struct json_object *hs = llmstatus_interpret(app, values[0]);
+	struct json_object *hs = llmstatus_interpret(app, values[0]), *v;
+	/* before the first check completes nothing is known: try the models */
+	bool checked = json_object_object_get_ex(hs, "status", &v) &&
+		       strcmp(json_object_get_string(v), "unknown") != 0;
 	for (int i = 0; i < n; i++) {
 		const struct model *m = models_at(app->models, i);
 		st[i].known = true;
 		st[i].circuit_open = values[1 + i] != NULL;
 		if (m->provider == PROVIDER_OLLAMA)
-			st[i].healthy = llmstatus_has_tag(hs, m->tag);
+			st[i].healthy = !checked || llmstatus_has_tag(hs, m->tag);
 		else
 			st[i].healthy = app->cfg->huggingface_api_key != NULL;
 	}

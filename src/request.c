@@ -314,13 +314,28 @@ int request_read_body(struct request *req, size_t max, int (*read)(void *src, ch
 		}
 		expect = (size_t)v;
 	}
-	size_t cap = have_cl ? expect : max;
+	/* without CONTENT_LENGTH a body is unusual (nginx and lighttpd send it):
+	 * look for data before allocating room for MAX_BODY_BYTES */
+	size_t cap = have_cl ? expect : 0, len = 0;
+	if (!have_cl) {
+		int got = read(src, drain, sizeof(drain));
+		if (got <= 0)
+			return 0;
+		cap = max;
+		if ((size_t)got > cap) {
+			while (read(src, drain, sizeof(drain)) > 0)
+				;
+			*why = "Request body too large";
+			return 413;
+		}
+		len = (size_t)got;
+	}
 	req->body = malloc(cap + 1);
 	if (req->body == NULL) {
 		*why = "out of memory";
 		return 500;
 	}
-	size_t len = 0;
+	memcpy(req->body, drain, len);
 	while (len < cap) {
 		int got = read(src, req->body + len, (int)(cap - len));
 		if (got <= 0)

@@ -12,9 +12,9 @@ CREATE TABLE IF NOT EXISTS conversations (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     deleted_at timestamptz
-);
-CREATE INDEX IF NOT EXISTS conversations_user_recent
-    ON conversations (user_id, updated_at DESC) WHERE deleted_at IS NULL;
+) WITH (fillfactor = 90); -- room for the HOT update of updated_at after each answer
+CREATE INDEX IF NOT EXISTS conversations_user_newest
+    ON conversations (user_id, created_at DESC) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at);
 
 CREATE TABLE IF NOT EXISTS messages (
@@ -38,7 +38,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency
     ON messages (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL;
 -- at most one answer per user message, whoever writes it
 CREATE UNIQUE INDEX IF NOT EXISTS messages_one_reply ON messages (reply_to) WHERE reply_to IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_created ON messages (created_at);
 
 CREATE TABLE IF NOT EXISTS agent_logs (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -205,6 +205,11 @@ Test(chat, all_models_fail_is_503_and_the_message_is_kept)
 	cr_assert_str_eq(json_str(h->json, "0.role"), "user");
 	http_free(h);
 	http_free(r);
+	usleep(200000);
+	char *n = sql("SELECT count(*) FROM agent_logs WHERE conversation_id = '%s'"
+		      " AND status = 'error' AND error LIKE 'http_error%%'", cid);
+	cr_assert_str_eq(n, "1", "the failure is logged");
+	free(n);
 }
 
 Test(chat, the_deadline_holds_when_models_hang)
@@ -436,9 +441,9 @@ Test(chat, my_conversations)
 	r = http_do("GET", "/api/chat/conversations", NULL, h);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_object_get_int(json_at(r->json, "total")), 2);
-	cr_assert_str_eq(json_str(r->json, "conversations.0.id"), first, "most recent first");
-	cr_assert_eq(json_object_get_int(json_at(r->json, "conversations.0.message_count")), 4);
-	cr_assert_str_eq(json_str(r->json, "conversations.1.title"), "second conversation");
+	cr_assert_str_eq(json_str(r->json, "conversations.1.id"), first, "newest first");
+	cr_assert_eq(json_object_get_int(json_at(r->json, "conversations.1.message_count")), 4);
+	cr_assert_str_eq(json_str(r->json, "conversations.0.title"), "second conversation");
 	http_free(r);
 	free(t);
 }

@@ -177,6 +177,16 @@ Test(models, metrics_are_the_same_on_every_worker)
 	/* 12 reads land on different workers: all must agree */
 	for (int i = 0; i < 12; i++)
 		cr_assert_eq(total_requests("tinyllama"), before + 20, "read %d", i);
+	/* and every call is a row of model_metrics, and every answer an agent_logs row */
+	char *n = sql("SELECT count(*) FROM model_metrics WHERE model_name = 'tinyllama'"
+		      " AND status = 'success' AND created_at > now() - interval '1 minute'");
+	cr_assert_geq(atoi(n), 20, "model_metrics rows: %s", n);
+	free(n);
+	n = sql("SELECT count(*) FROM agent_logs a JOIN messages m ON m.conversation_id ="
+		" a.conversation_id WHERE m.role = 'user' AND m.content LIKE 'count me %%'"
+		" AND a.status = 'success'");
+	cr_assert_geq(atoi(n), 20, "agent_logs rows: %s", n);
+	free(n);
 	free(t);
 }
 

@@ -1,0 +1,57 @@
+/*
+ * Integration: the operations scripts against the test stack: encrypted
+ * backup and restore round trip (tests/ops/backup-roundtrip.sh), TLS
+ * (tests/ops/tls.sh), the backup monitor (tests/ops/monitor-backups.sh).
+ * They do not depend on the front end under test, so they run in the
+ * nginx pass only.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void run_script(const char *script, bool with_stack)
+{
+	char cmd[1024];
+	int st;
+
+	if (strcmp(need_env("FRONT"), "nginx") != 0)
+		cr_skip_test("front-end independent: runs in the nginx pass");
+	snprintf(cmd, sizeof(cmd), "%s/tests/ops/%s %s 2>&1", need_env("PROJECT_ROOT"), script,
+		 with_stack ? need_env("STACK_DIR") : "");
+	char *out = run_capture(cmd, &st);
+	/* the scripts print one line per check and their measurements */
+	for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		if (strncmp(line, "#", 1) == 0 || strstr(line, "FAIL") != NULL ||
+		    strstr(line, "checks,") != NULL)
+			cr_log_info("%s", line);
+	cr_assert_eq(st, 0, "%s failed (exit %d)", script, st);
+	free(out);
+}
+
+Test(ops, backup_restore_round_trip, .timeout = 300)
+{
+	run_script("backup-roundtrip.sh", true);
+	/* the stack works again afterwards */
+	struct http *r = http_get("/health/ready");
+	for (int i = 0; i < 50 && r->status != 200; i++) {
+		http_free(r);
+		usleep(100000);
+		r = http_get("/health/ready");
+	}
+	cr_assert_eq(r->status, 200);
+	http_free(r);
+}
+
+Test(ops, tls, .timeout = 120)
+{
+	run_script("tls.sh", true);
+}
+
+Test(ops, backup_monitor, .timeout = 60)
+{
+	run_script("monitor-backups.sh", false);
+}
