@@ -20,7 +20,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(BUILD)/unit-tests
-INTEG_SRCS := $(wildcard tests/integration/*.c) tests/tools/token.c
+INTEG_SRCS := $(wildcard tests/integration/*.c) tests/tools/token.c tests/tools/livesub.c
 INTEG_BIN  := $(BUILD)/integration-tests
 
 .PHONY: all deps run stop test unit integration bench docs format format-check clean
@@ -47,7 +47,7 @@ $(UNIT_BIN): $(UNIT_SRCS) $(BUILD)/libpixelcraft.a
 	    $(LDLIBS) -lcriterion
 
 # Integration tests: Criterion + libcurl against a running stack.
-$(INTEG_BIN): $(INTEG_SRCS) $(wildcard tests/integration/*.h) tests/tools/token.h
+$(INTEG_BIN): $(INTEG_SRCS) $(wildcard tests/integration/*.h) $(wildcard tests/tools/*.h)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/integration -Itests/tools -o $@ $(INTEG_SRCS) \
 	    $(LDLIBS) -lcriterion
 
@@ -99,3 +99,72 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- Sanitizers, fuzzing, memory checks -------------------------------------
+#   make asan         ASan+UBSan worker and unit tests in build/asan (normal build untouched)
+#   make sanitize     scripts/sanitize.sh: ASan unit tests, unit tests under valgrind,
+#                     one integration pass (nginx) whose workers are the ASan build
+#   make fuzz         every libFuzzer harness for FUZZ_SECONDS (300) each, new inputs
+#                     merged into tests/fuzz/corpus/, crashes kept in tests/fuzz/crashes/
+#   make fuzz-replay  corpus and saved crashes once through every harness (make test)
+#   make memcheck     RSS growth over 100,000 requests, and a worker under valgrind
+# SANITIZE=1 adds the sanitizer flags to any build; give it its own BUILD directory:
+#   make BUILD=build/asan SANITIZE=1 build/asan/pixelcraft-api
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+             -fno-sanitize-recover=all
+ifeq ($(SANITIZE),1)
+CFLAGS += $(SAN_FLAGS)
+endif
+ASAN_BUILD ?= build/asan
+
+# Fuzzing: clang, the sources compiled again with the sanitizers and libFuzzer's
+# coverage, linked against json-c built from Debian's source the same way
+# (scripts/fuzz.sh json-c) instead of the uninstrumented system library.
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_CC      ?= clang
+FUZZ_JSONC   := $(FUZZ_BUILD)/json-c/lib/libjson-c.a
+FUZZ_PKGS    := $(filter-out json-c,$(PKGS))
+FUZZ_CFLAGS  := $(SAN_FLAGS) -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude \
+                -I$(FUZZ_BUILD)/json-c/include \
+                $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null) \
+                -DPIXELCRAFT_VERSION='"fuzz"'
+FUZZ_LDLIBS  := $(FUZZ_JSONC) -lfcgi $(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null) -lm
+FUZZ_OBJS    := $(filter-out $(FUZZ_BUILD)/obj/main.o,$(SRCS:src/%.c=$(FUZZ_BUILD)/obj/%.o))
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: asan fuzz fuzz-build fuzz-replay sanitize memcheck
+
+asan:
+	@$(MAKE) -s BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_BUILD)/pixelcraft-api \
+	    $(ASAN_BUILD)/unit-tests
+
+$(FUZZ_JSONC):
+	scripts/fuzz.sh json-c
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) | $(FUZZ_JSONC)
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libpixelcraft.a: $(FUZZ_OBJS)
+	@rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libpixelcraft.a
+	@echo "  FUZZLD  $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -Itests/fuzz -o $@ $< \
+	    $(FUZZ_BUILD)/libpixelcraft.a $(FUZZ_LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz:
+	scripts/fuzz.sh run
+
+fuzz-replay:
+	scripts/fuzz.sh replay
+
+sanitize: all $(UNIT_BIN) $(INTEG_BIN)
+	scripts/sanitize.sh all
+
+memcheck: all
+	scripts/memcheck.sh

@@ -24,6 +24,17 @@ int api_models_metrics(struct request *req, struct response *res);
 int api_models_task(struct request *req, struct response *res);
 int api_models_warmup(struct request *req, struct response *res);
 
+/* api_notifications.c */
+int api_notifications_list(struct request *req, struct response *res);
+int api_notifications_unread(struct request *req, struct response *res);
+int api_notifications_get(struct request *req, struct response *res);
+int api_notifications_delete(struct request *req, struct response *res);
+int api_notifications_mark_read(struct request *req, struct response *res);
+int api_notifications_mark_all_read(struct request *req, struct response *res);
+
+/* api_live.c */
+int api_live_auth(struct request *req, struct response *res);
+
 /* api_chat.c */
 int api_chat_message(struct request *req, struct response *res);
 int api_chat_stream(struct request *req, struct response *res);

@@ -10,6 +10,7 @@
 struct config;
 struct db;
 struct kv;
+struct live;
 struct llm;
 struct models;
 
@@ -18,6 +19,7 @@ struct app {
 	struct db *db;
 	struct kv *kv;
 	struct llm *llm;
+	struct live *live;
 	struct models *models; /* the model registry (borrowed from main) */
 	const char *system_prompt; /* SYSTEM_PROMPT_FILE's text (borrowed from main) */
 	int64_t started_wall_ms;

@@ -60,6 +60,12 @@ enum auth_fail auth_verify(const struct config *cfg, const char *token, int64_t 
 int auth_request(struct request *req, struct response *res, enum route_auth need);
 
 /*
+ * Verifies token (through the per-worker cache) and fills req->user. 0, or
+ * 401 with WWW-Authenticate saying why.
+ */
+int auth_token(struct request *req, struct response *res, const char *token);
+
+/*
  * The caller's application role, "user" or "admin", from user_profiles
  * (cached per worker for AUTH_ROLE_CACHE_SECONDS). Looked up on first use,
  * so requests that never need it never pay for it. NULL when the caller is

@@ -96,6 +96,13 @@ struct config {
 	int circuit_cooldown_seconds;
 	char *huggingface_api_key; /* NULL: not configured */
 	char *huggingface_url;
+
+	/* live updates */
+	char *live_publish_url; /* NULL: off */
+	int live_publish_timeout_ms;
+
+	/* analytics */
+	int analytics_cache_seconds; /* 0: no response cache */
 };
 
 /* One problem found while loading; the list is owned by the config. */

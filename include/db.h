@@ -188,4 +188,101 @@ int db_conversations_of(struct db *db, const char *user_id, int limit, int offse
 int db_model_history(struct db *db, const char *start, const char *end,
 		     struct json_object **rows);
 
+/* ---- db_notifications.c ---- */
+
+/* A filter of a user's notification list. */
+struct db_notification_query {
+	const char *recipient_id;
+	int limit, offset;
+	bool unread_only;
+	const char *type; /* NULL: any */
+};
+
+/*
+ * The caller's notifications, newest first, deleted and expired ones
+ * excluded: {"notifications": [...], "total", "unread_count"} in *out
+ * (caller puts). Each notification is {"id", "recipient_id",
+ * "notification_type", "severity", "title", "message", "action_url",
+ * "metadata", "expires_at", "read_at", "created_at"}. 0 / -1.
+ */
+int db_notifications_list(struct db *db, const struct db_notification_query *q,
+			  struct json_object **out);
+
+/* The number of unread (not deleted, not expired) notifications. 0 / -1. */
+int db_notifications_unread(struct db *db, const char *recipient_id, int *count);
+
+/* One notification of recipient_id: 1 found (*out, caller puts), 0 not, -1. */
+int db_notification_get(struct db *db, const char *recipient_id, const char *id,
+			struct json_object **out);
+
+/* Soft-deletes one: 1 done, 0 not found (or not the recipient's), -1. */
+int db_notification_delete(struct db *db, const char *recipient_id, const char *id);
+
+/*
+ * Marks the recipient's unread notifications among ids (a JSON array text of
+ * UUIDs; NULL: all of them) as read. *ids_out receives the JSON array of the
+ * ids actually marked (caller puts). Returns the count, or -1.
+ */
+int db_notifications_mark_read(struct db *db, const char *recipient_id, const char *ids,
+			       struct json_object **ids_out);
+
+/* A new notification: its fields. */
+struct db_new_notification {
+	const char *type, *severity, *title, *message, *action_url;
+	const char *metadata; /* JSON object text */
+};
+
+/*
+ * Creates the notification for recipient_id, or (recipient_id NULL) one for
+ * every admin. *created receives the JSON array of the created notification
+ * objects (caller puts). 0 / -1.
+ */
+int db_notifications_create(struct db *db, const char *recipient_id,
+			    const struct db_new_notification *n, struct json_object **created);
+
+/* ---- db_analytics.c ---- */
+
+/* The reports of the analytics API, one prepared statement each. */
+enum db_analytics_report {
+	DB_AN_LEADS_SUMMARY,
+	DB_AN_LEADS_TRENDS,
+	DB_AN_REVENUE_SUMMARY,
+	DB_AN_REVENUE_BY_PACKAGE,
+	DB_AN_SUBSCRIPTION_TRENDS,
+	DB_AN_CUSTOMER_LTV,
+	DB_AN_SUBSCRIPTIONS_LIST,
+	DB_AN_CONVERSATIONS_SUMMARY,
+	DB_AN_CONVERSATIONS_TRENDS,
+	DB_AN_CONVERSATIONS_LIST,
+	DB_AN_MODELS_METRICS,
+	DB_AN_AGENTS_SUMMARY,
+	DB_AN_AGENTS_TRENDS,
+	DB_AN_AGENTS_LOGS,
+	DB_AN_SERVICES_RECOMMENDATIONS,
+	DB_AN__MAX
+};
+
+/*
+ * What a report is asked for. Rows count when start <= time < end (ISO 8601
+ * instants). A report uses the fields it needs and ignores the others.
+ */
+struct db_analytics_query {
+	const char *start, *end;
+	const char *user_id;     /* NULL: every row (an admin); else only this user's */
+	const char *aggregation; /* "daily" or "weekly" */
+	int limit, offset;       /* paginated lists */
+	const char *status;      /* filters; NULL: any */
+	const char *package_id;
+	const char *channel;
+	const char *agent_type;
+};
+
+/*
+ * Runs one report; Postgres builds the whole answer, a JSON object or array
+ * in *out (caller puts). The lists (customer LTV, subscriptions,
+ * conversations, agent logs) come as {"total", "items"}. 0 / -1.
+ */
+int db_analytics(struct db *db, enum db_analytics_report report,
+		 const struct db_analytics_query *q, struct json_object **out);
+
 #endif

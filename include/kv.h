@@ -65,6 +65,12 @@ int kv_mget(struct kv *kv, int n, const char *const *keys, char **values);
  */
 int kv_hgetall_ints(struct kv *kv, int n, const char *const *keys, struct json_object **out);
 
+/*
+ * SET key value GET (atomically replace and return the old value): 1 and a
+ * copy of the old value in *old (caller frees), 0 when there was none, -1.
+ */
+int kv_swap(struct kv *kv, const char *key, const char *value, char **old);
+
 /* DEL key. 0 / -1. */
 int kv_del(struct kv *kv, const char *key);
 

@@ -59,6 +59,7 @@ struct request {
 	char id[72];              /* X-Request-ID (echoed or generated) */
 	char client_ip[64];       /* REMOTE_ADDR, or X-Forwarded-For via TRUSTED_PROXIES */
 	int64_t start_us;
+	bool internal;            /* came through the internal listener (PIXELCRAFT_INTERNAL=1) */
 	struct request_user user;
 	/* the raw output, for handlers that stream their response (SSE):
 	 * writes and flushes; -1 when the client has gone */

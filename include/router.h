@@ -24,6 +24,7 @@ enum route_auth {
 	ROUTE_AUTH_OPTIONAL, /* a valid token identifies the caller; an invalid one is 401 */
 	ROUTE_AUTH_REQUIRED, /* a valid user token is required */
 	ROUTE_ADMIN,         /* a valid token of a user whose role is admin */
+	ROUTE_INTERNAL,      /* only through the internal listener; the handler checks */
 	ROUTE_AUTH__MAX
 };
 

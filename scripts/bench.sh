@@ -45,10 +45,9 @@ cat >"$DIR/nginx/conf.d/bench.conf" <<CONF
 server {
     listen 127.0.0.1:$((PORT + 1));
     location = /static { default_type application/json; return 200 '{"status":"alive"}'; }
-    location / { include $DIR/nginx/bench-params.conf; fastcgi_pass unix:$DIR/run/hello.sock; }
+    location / { include $DIR/nginx/pixelcraft-fastcgi.conf; fastcgi_pass unix:$DIR/run/hello.sock; }
 }
 CONF
-grep 'fastcgi_param' "$DIR/nginx/site.conf" >"$DIR/nginx/bench-params.conf"
 nginx -c "$DIR/nginx/nginx.conf" -s reload
 sleep 0.5
 BENCH_URL=http://127.0.0.1:$((PORT + 1))

@@ -238,6 +238,8 @@ pool_pids() {
 # The shipped site files use production paths; the stack rewrites them.
 render() {
 	sed -e "s#/run/pixelcraft/#$DIR/run/#g" \
+		-e "s#/etc/nginx/pixelcraft-#$DIR/nginx/pixelcraft-#g" \
+		-e "s#127.0.0.1:8081#127.0.0.1:$INTERNAL_PORT#g" \
 		-e "s#listen 80;#listen 127.0.0.1:$PORT;#" \
 		-e "s#client_max_body_size 64k;#client_max_body_size $((MAX_BODY_BYTES / 1024))k;#" \
 		-e "s#client_body_buffer_size 64k;#client_body_buffer_size $((MAX_BODY_BYTES / 1024))k;#" \
@@ -251,6 +253,9 @@ nginx_conf() {
 		[[ -f $m ]] && modules+="load_module $m;"
 	done
 	mkdir -p "$DIR/nginx/tmp" "$DIR/nginx/conf.d"
+	for f in "$ROOT"/fcgi-conf/pixelcraft-*.conf; do
+		render "$f" >"$DIR/nginx/$(basename "$f")"
+	done
 	render "$ROOT/fcgi-conf/nginx.conf" >"$DIR/nginx/site.conf"
 	cat >"$DIR/nginx/nginx.conf" <<-EOF
 		$modules
@@ -259,9 +264,11 @@ nginx_conf() {
 		pid $DIR/run/nginx.pid;
 		error_log $DIR/log/nginx-error.log warn;
 		events { worker_connections ${NGINX_CONNECTIONS:-16384}; }
-		worker_rlimit_nofile 65536;
+		worker_rlimit_nofile $(ulimit -Hn);
 		http {
 		    access_log ${NGINX_ACCESS_LOG:-off};
+		    variables_hash_max_size 2048;
+		    variables_hash_bucket_size 128;
 		    default_type application/octet-stream;
 		    client_body_temp_path $DIR/nginx/tmp/body;
 		    fastcgi_temp_path $DIR/nginx/tmp/fastcgi;
@@ -340,6 +347,7 @@ write_env() {
 		CORS_ORIGINS=${CORS_ORIGINS:-http://localhost:5173}
 		LOG_LEVEL=${LOG_LEVEL:-info}
 		MAX_BODY_BYTES=$MAX_BODY_BYTES
+		LIVE_PUBLISH_URL=$([[ $FRONT == nginx ]] && echo "http://127.0.0.1:$INTERNAL_PORT/pub")
 		MIGRATIONS_DIR=$ROOT/ops/sql
 		MODELS_FILE=${MODELS_FILE:-$ROOT/ops/models.json}
 		SYSTEM_PROMPT_FILE=$ROOT/ops/system-prompt.txt
@@ -353,6 +361,7 @@ write_env() {
 		FRONT=$FRONT
 		PORT=$PORT
 		BASE_URL=http://127.0.0.1:$PORT
+		INTERNAL_PORT=$INTERNAL_PORT
 		PG_PORT=$PG_PORT
 		PG_APP_PASSWORD=$PG_APP_PASSWORD
 		DATABASE_URL=postgresql://pixelcraft:$PG_APP_PASSWORD@127.0.0.1:$PG_PORT/pixelcraft
@@ -391,6 +400,8 @@ up() {
 	[[ -n $PORT ]] || PORT=$(free_port)
 	port_free "$PORT" || die "port $PORT is in use (set PORT=...)"
 	USED_PORTS="$PORT"
+	INTERNAL_PORT=${INTERNAL_PORT:-$(free_port)}
+	USED_PORTS+=" $INTERNAL_PORT"
 	if [[ -n $SHARED ]]; then
 		shared_up
 		return

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "db.h"
 #include "jsonbody.h"
+#include "live.h"
 #include "log.h"
 #include "models.h"
 #include "query.h"
@@ -297,7 +298,12 @@ int api_chat_delete(struct request *req, struct response *res)
 	int rc = db_conversation_delete(req->app->db, id);
 	if (rc < 0)
 		return response_unavailable(res, "Postgres", db_retry_after(req->app->db));
-	return rc == 1 ? 204 : response_error(res, 404, "Conversation not found");
+	if (rc == 0)
+		return response_error(res, 404, "Conversation not found");
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "conversation_id", json_object_new_string(id));
+	live_publish(req->app, LIVE_ANALYTICS, "conversation_deleted", d);
+	return 204;
 }
 
 int api_chat_conversations(struct request *req, struct response *res)

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "db.h"
 #include "kv.h"
+#include "live.h"
 #include "llm.h"
 
 #include <string.h>
@@ -25,7 +26,8 @@ int app_open(struct app *app, const struct config *cfg, struct models *models)
 	app->db = db_open(cfg);
 	app->kv = kv_open(cfg);
 	app->llm = llm_open(cfg);
-	if (app->db == NULL || app->kv == NULL || app->llm == NULL) {
+	app->live = live_open(cfg);
+	if (app->db == NULL || app->kv == NULL || app->llm == NULL || app->live == NULL) {
 		app_close(app);
 		return -1;
 	}
@@ -37,5 +39,6 @@ void app_close(struct app *app)
 	db_close(app->db);
 	kv_close(app->kv);
 	llm_close(app->llm);
+	live_close(app->live);
 	memset(app, 0, sizeof(*app));
 }

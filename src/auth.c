@@ -357,21 +357,12 @@ static const char *auth_bearer(const struct request *req, bool *present)
 	return h;
 }
 
-int auth_request(struct request *req, struct response *res, enum route_auth need)
+int auth_token(struct request *req, struct response *res, const char *token)
 {
 	struct auth_claims claims;
-	bool present;
-
-	if (need == ROUTE_PUBLIC)
-		return 0;
-	const char *token = auth_bearer(req, &present);
-	if (!present) {
-		if (need == ROUTE_AUTH_OPTIONAL)
-			return 0;
-		return auth_refuse(res, AUTH_MISSING);
-	}
 	enum auth_fail why =
 		auth_verify_cached(req->app->cfg, token, clock_wall_ms() / 1000, &claims);
+
 	if (why != AUTH_OK) {
 		struct log_line l;
 		log_begin(&l, LOG_INFO, "auth_refused");
@@ -383,6 +374,24 @@ int auth_request(struct request *req, struct response *res, enum route_auth need
 	req->user.known = true;
 	snprintf(req->user.id, sizeof(req->user.id), "%s", claims.sub);
 	snprintf(req->user.email, sizeof(req->user.email), "%s", claims.email);
+	return 0;
+}
+
+int auth_request(struct request *req, struct response *res, enum route_auth need)
+{
+	bool present;
+
+	if (need == ROUTE_PUBLIC || need == ROUTE_INTERNAL)
+		return 0;
+	const char *token = auth_bearer(req, &present);
+	if (!present) {
+		if (need == ROUTE_AUTH_OPTIONAL)
+			return 0;
+		return auth_refuse(res, AUTH_MISSING);
+	}
+	int st = auth_token(req, res, token);
+	if (st != 0)
+		return st;
 	if (need != ROUTE_ADMIN)
 		return 0;
 	const char *role = auth_role(req);

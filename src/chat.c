@@ -11,10 +11,12 @@
 #include "config.h"
 #include "db.h"
 #include "kv.h"
+#include "live.h"
 #include "llm.h"
 #include "log.h"
 #include "models.h"
 #include "modelstate.h"
+#include "notify.h"
 #include "request.h"
 #include "response.h"
 #include "server.h"
@@ -67,12 +69,54 @@ struct chat_call {
 
 struct chat_record {
 	char conversation_id[40];
+	char user_message_id[40];
+	char answer_id[40];  /* "" when no model answered */
+	char user_id[64];    /* the caller, "" when anonymous */
+	bool new_conversation;
 	char status[16];
 	char error[160];
 	int latency_ms;
 	int ncalls;
 	struct chat_call calls[MODELS_MAX];
 };
+
+/* The live side of a message: admins' analytics events, and the "new
+ * conversation" notification of a signed-in user. */
+static void chat_publish(struct app *app, const struct chat_record *r)
+{
+	struct json_object *d;
+
+	if (r->new_conversation) {
+		d = json_object_new_object();
+		json_object_object_add(d, "conversation_id", json_object_new_string(r->conversation_id));
+		json_object_object_add(d, "user_id",
+				       r->user_id[0] ? json_object_new_string(r->user_id) : NULL);
+		live_publish(app, LIVE_ANALYTICS, "conversation_started", d);
+		if (r->user_id[0] != '\0') {
+			char url[96];
+			snprintf(url, sizeof(url), "/dashboard/conversations/%s", r->conversation_id);
+			struct db_new_notification n = {
+				.type = "conversation",
+				.severity = "info",
+				.title = "New Conversation Started",
+				.message = "A new conversation with the PixelCraft assistant has started.",
+				.action_url = url,
+			};
+			notify(app, r->user_id, &n);
+		}
+	}
+	const char *ids[2] = {r->user_message_id, r->answer_id};
+	const char *roles[2] = {"user", "assistant"};
+	for (int i = 0; i < 2; i++) {
+		if (ids[i][0] == '\0')
+			continue;
+		d = json_object_new_object();
+		json_object_object_add(d, "conversation_id", json_object_new_string(r->conversation_id));
+		json_object_object_add(d, "message_id", json_object_new_string(ids[i]));
+		json_object_object_add(d, "role", json_object_new_string(roles[i]));
+		live_publish(app, LIVE_ANALYTICS, "message_created", d);
+	}
+}
 
 static void chat_write_records(struct app *app, void *arg)
 {
@@ -99,6 +143,7 @@ static void chat_write_records(struct app *app, void *arg)
 		log_msg(LOG_WARN, "chat_log_failed", "agent_logs/model_metrics not written: %s",
 			db_last_error(app->db));
 	json_object_put(calls);
+	chat_publish(app, r);
 }
 
 /* ---- idempotency -------------------------------------------------------- */
@@ -251,7 +296,7 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 	struct json_object *history = NULL;
 	struct chat_record *rec = NULL;
 	char scope[96], lease_key[320] = "";
-	bool lease = false;
+	bool lease = false, new_conversation = false;
 	int st = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -316,6 +361,7 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 		.idem_scope = in->idempotency_key ? scope : NULL,
 	};
 	int added = db_message_add_user(app->db, &um, out->user_message_id);
+	new_conversation = create && added == 1;
 	if (added < 0) {
 		st = response_unavailable(res, "Postgres", db_retry_after(app->db));
 		goto out;
@@ -363,6 +409,10 @@ prompt:;
 	int ncand = chat_candidates(app, in->model, cand);
 	rec = calloc(1, sizeof(*rec));
 	snprintf(rec->conversation_id, sizeof(rec->conversation_id), "%s", out->conversation_id);
+	snprintf(rec->user_message_id, sizeof(rec->user_message_id), "%s", out->user_message_id);
+	if (req->user.known)
+		snprintf(rec->user_id, sizeof(rec->user_id), "%s", req->user.id);
+	rec->new_conversation = new_conversation;
 	struct llm_reply reply = {0};
 	const struct model *answered = NULL;
 	for (int i = 0; i < ncand && !answered; i++) {
@@ -456,6 +506,7 @@ prompt:;
 		goto out;
 	}
 	snprintf(rec->status, sizeof(rec->status), "%s", out->partial ? "partial" : "success");
+	snprintf(rec->answer_id, sizeof(rec->answer_id), "%s", out->message_id);
 	rec->latency_ms = out->latency_ms;
 	st = 200;
 out:

@@ -132,6 +132,12 @@ static const struct config_var config_vars[] = {
 	 "API token for models with provider huggingface (empty: those models are unavailable)"},
 	{"HUGGINGFACE_URL", CK_HTTP_URL, "https://api-inference.huggingface.co", 0, 0, NULL, 0,
 	 F(huggingface_url), "base URL of the Hugging Face text-generation API"},
+	{"LIVE_PUBLISH_URL", CK_STRING, "http://127.0.0.1:8081/pub", 0, 1024, NULL, 0,
+	 F(live_publish_url),
+	 "nchan's publisher location on the internal listener (events go to URL/<channel>); "
+	 "empty: live updates off (lighttpd)"},
+	{"LIVE_PUBLISH_TIMEOUT_MS", CK_INT, "500", 10, 10000, NULL, 0, F(live_publish_timeout_ms),
+	 "deadline of one publish (after the response; a failure is only logged)"},
 	{"MODEL_HEALTH_INTERVAL", CK_INT, "30", 1, 3600, NULL, 0, F(model_health_interval),
 	 "seconds between checks of the LLM host and models (one worker checks, under a Redis "
 	 "lease; all read the shared result)"},
@@ -141,6 +147,9 @@ static const struct config_var config_vars[] = {
 	 "reused)"},
 	{"HEALTH_TIMEOUT_MS", CK_INT, "1000", 50, 30000, NULL, 0, F(health_timeout_ms),
 	 "deadline of the LLM host check in /health"},
+	{"ANALYTICS_CACHE_SECONDS", CK_INT, "60", 0, 86400, NULL, 0, F(analytics_cache_seconds),
+	 "how long analytics summaries are cached in Redis, per caller scope and parameters "
+	 "(0: not cached)"},
 };
 
 #define CONFIG_NVARS (sizeof(config_vars) / sizeof(config_vars[0]))

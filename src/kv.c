@@ -331,6 +331,24 @@ broken:
 	return -1;
 }
 
+int kv_swap(struct kv *kv, const char *key, const char *value, char **old)
+{
+	const char *argv[] = {"SET", key, value, "GET"};
+	redisReply *r = kv_cmd(kv, 4, argv, NULL);
+	int rc = -1;
+
+	if (r == NULL || kv_is_error(kv, r))
+		goto out;
+	if (r->type == REDIS_REPLY_NIL) {
+		rc = 0;
+	} else if (r->type == REDIS_REPLY_STRING && (*old = strdup(r->str)) != NULL) {
+		rc = 1;
+	}
+out:
+	freeReplyObject(r);
+	return rc;
+}
+
 int kv_del(struct kv *kv, const char *key)
 {
 	const char *argv[] = {"DEL", key};

@@ -5,9 +5,13 @@
 #include "app.h"
 #include "clock.h"
 #include "config.h"
+#include "db.h"
 #include "kv.h"
+#include "live.h"
 #include "llm.h"
 #include "log.h"
+#include "models.h"
+#include "notify.h"
 #include "server.h"
 
 #include <json-c/json.h>
@@ -18,6 +22,54 @@
 #include <unistd.h>
 
 #define LLMSTATUS_LEASE "pc:llm:lease"
+
+/*
+ * Tells admins about every model whose health changed. SET ... GET swaps each
+ * model's last reported state atomically, so a transition is reported once
+ * whatever the number of workers and hosts (even if two refreshes overlap).
+ */
+static void llmstatus_transitions(struct app *app, struct json_object *st)
+{
+	for (int i = 0; app->models != NULL && i < models_count(app->models); i++) {
+		const struct model *m = models_at(app->models, i);
+		if (m->provider != PROVIDER_OLLAMA)
+			continue;
+		bool healthy = llmstatus_has_tag(st, m->tag);
+		char key[128], *old = NULL;
+		snprintf(key, sizeof(key), "pc:health:model:%s", m->name);
+		if (kv_swap(app->kv, key, healthy ? "1" : "0", &old) != 1)
+			continue; /* first report, or Redis down */
+		bool was = strcmp(old, "1") == 0;
+		free(old);
+		if (was == healthy)
+			continue;
+		log_msg(LOG_WARN, "model_health_changed", "model %s is now %s", m->name,
+			healthy ? "healthy" : "unhealthy");
+		struct json_object *data = json_object_new_object();
+		json_object_object_add(data, "model", json_object_new_string(m->name));
+		json_object_object_add(data, "healthy", json_object_new_boolean(healthy));
+		live_publish(app, LIVE_ANALYTICS, "model_health_changed", data);
+		char title[160], message[256], meta[160];
+		snprintf(title, sizeof(title), "Model %s is %s", m->name,
+			 healthy ? "available again" : "unavailable");
+		snprintf(message, sizeof(message),
+			 healthy ? "%s (%s) answers again and is back in the rotation."
+				 : "%s (%s) does not answer or is not installed on the LLM host; chat "
+				   "falls back to the other models.",
+			 m->name, m->tag);
+		snprintf(meta, sizeof(meta), "{\"model\":\"%s\",\"healthy\":%s}", m->name,
+			 healthy ? "true" : "false");
+		struct db_new_notification n = {
+			.type = "system",
+			.severity = healthy ? "success" : "warning",
+			.title = title,
+			.message = message,
+			.action_url = "/dashboard/models",
+			.metadata = meta,
+		};
+		notify(app, NULL, &n);
+	}
+}
 
 /* Checks the host now and stores the result; returns it (caller puts). */
 static struct json_object *llmstatus_refresh(struct app *app)
@@ -39,6 +91,7 @@ static struct json_object *llmstatus_refresh(struct app *app)
 		json_object_object_add(st, "error", json_object_new_string(err));
 	kv_set(app->kv, LLMSTATUS_KEY, json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN),
 	       app->cfg->model_health_interval * 10);
+	llmstatus_transitions(app, st);
 	struct log_line l;
 	log_begin(&l, rc == 0 ? LOG_DEBUG : LOG_WARN, "llm_health_checked");
 	log_str(&l, "status", rc == 0 ? "healthy" : "unhealthy");

@@ -247,6 +247,10 @@ int request_parse(struct request *req, struct app *app, char **env)
 	else
 		request_uuid(req->id);
 	request_client(req, app->cfg);
+	/* only the internal nginx listener sets this parameter (clients cannot:
+	 * their headers arrive as HTTP_*) */
+	const char *internal = request_param_env(req, "PIXELCRAFT_INTERNAL");
+	req->internal = internal != NULL && strcmp(internal, "1") == 0;
 
 	uri = request_param_env(req, "REQUEST_URI");
 	if (uri == NULL || uri[0] != '/') {

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const route_auth_names[ROUTE_AUTH__MAX] = {"public", "optional", "required", "admin"};
+const char *const route_auth_names[ROUTE_AUTH__MAX] = {"public", "optional", "required", "admin",
+							 "internal"};
 
 static const struct route router_table[] = {
 	ROUTE(HTTP_GET, "/health/live", api_health_live, ROUTE_PUBLIC, ROUTE_LIMIT_NONE),
@@ -34,6 +35,22 @@ static const struct route router_table[] = {
 	      ROUTE_AUTH_OPTIONAL, ROUTE_LIMIT_DEFAULT),
 	ROUTE(HTTP_GET, "/api/chat/conversations", api_chat_conversations, ROUTE_AUTH_REQUIRED,
 	      ROUTE_LIMIT_DEFAULT),
+
+	ROUTE(HTTP_GET, "/api/notifications", api_notifications_list, ROUTE_AUTH_REQUIRED,
+	      ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/notifications/unread-count", api_notifications_unread,
+	      ROUTE_AUTH_REQUIRED, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_GET, "/api/notifications/{id}", api_notifications_get, ROUTE_AUTH_REQUIRED,
+	      ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_DELETE, "/api/notifications/{id}", api_notifications_delete, ROUTE_AUTH_REQUIRED,
+	      ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_POST, "/api/notifications/mark-read", api_notifications_mark_read,
+	      ROUTE_AUTH_REQUIRED, ROUTE_LIMIT_DEFAULT),
+	ROUTE(HTTP_POST, "/api/notifications/mark-all-read", api_notifications_mark_all_read,
+	      ROUTE_AUTH_REQUIRED, ROUTE_LIMIT_DEFAULT),
+
+	/* the internal listener only */
+	ROUTE(HTTP_GET, "/internal/live-auth", api_live_auth, ROUTE_INTERNAL, ROUTE_LIMIT_NONE),
 };
 
 #define ROUTER_N (sizeof(router_table) / sizeof(router_table[0]))
@@ -102,6 +119,9 @@ int router_match_table(const struct route *table, size_t count, struct request *
 	enum http_method m = req->method == HTTP_HEAD ? HTTP_GET : req->method;
 
 	for (size_t i = 0; i < count; i++) {
+		/* routes of the internal listener do not exist for anyone else */
+		if (table[i].auth == ROUTE_INTERNAL && !req->internal)
+			continue;
 		long s = router_score(table[i].pattern, req);
 		if (s > best_score) {
 			best_score = s;
@@ -114,7 +134,7 @@ int router_match_table(const struct route *table, size_t count, struct request *
 	allow[0] = '\0';
 	for (size_t i = 0; i < count; i++) {
 		const struct route *r = &table[i];
-		if (strcmp(r->pattern, best) != 0)
+		if (strcmp(r->pattern, best) != 0 || (r->auth == ROUTE_INTERNAL && !req->internal))
 			continue;
 		if (r->method == m) {
 			router_bind(req, best);

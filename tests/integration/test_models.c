@@ -215,6 +215,9 @@ Test(models, health_follows_the_provider_without_restarts)
 	char *before = run_capture("cat $STACK_DIR/run/chat-pool.pid; "
 				   "pgrep -P $(cat $STACK_DIR/run/api-pool.pid) | sort",
 				   NULL);
+	char admin[37];
+	char *at = user_token(NULL, admin, 600);
+	free(sql("INSERT INTO user_profiles (user_id, role) VALUES ('%s', 'admin')", admin));
 	stack("stub-stop", NULL);
 	cr_assert(wait_until(tinyllama_down, 5000), "health did not flip when the stub stopped");
 	struct http *r = http_get("/api/models/tasks/chat");
@@ -236,4 +239,17 @@ Test(models, health_follows_the_provider_without_restarts)
 	cr_assert_str_eq(before, after, "workers were restarted");
 	free(before);
 	free(after);
+	/* each admin was told once per transition, whatever the number of workers */
+	usleep(300000);
+	char *down = sql("SELECT count(*) FROM notifications WHERE recipient_id = '%s'"
+			 " AND notification_type = 'system' AND metadata->>'model' = 'tinyllama'"
+			 " AND metadata->>'healthy' = 'false'", admin);
+	char *up = sql("SELECT count(*) FROM notifications WHERE recipient_id = '%s'"
+		       " AND notification_type = 'system' AND metadata->>'model' = 'tinyllama'"
+		       " AND metadata->>'healthy' = 'true'", admin);
+	cr_assert_str_eq(down, "1", "model down notifications: %s", down);
+	cr_assert_str_eq(up, "1", "model up notifications: %s", up);
+	free(down);
+	free(up);
+	free(at);
 }

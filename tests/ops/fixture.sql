@@ -101,4 +101,22 @@ SELECT (ARRAY['llama3.2:3b', 'qwen2.5:7b', 'hf:mistral-7b'])[i % 3 + 1],
 FROM generate_series(1, :rows) AS i
 WHERE NOT EXISTS (SELECT 1 FROM model_metrics WHERE error = 'HTTP 503 from model host');
 
+-- 004_notifications
+INSERT INTO notifications (id, recipient_id, notification_type, severity, title, message,
+                           action_url, metadata, read_at, created_at, expires_at, deleted_at)
+SELECT md5('pixelcraft-fixture-notification-' || i)::uuid,
+       md5('pixelcraft-fixture-' || (i % 500 + 1))::uuid,
+       (ARRAY['conversation', 'lead', 'agent', 'workflow', 'system'])[i % 5 + 1],
+       (ARRAY['info', 'success', 'warning', 'error'])[i % 4 + 1],
+       format('Notice %s: "quoted" ''single'' ü €', i),
+       format(E'line one\nline two %s \\ backslash', i),
+       CASE WHEN i % 3 = 0 THEN format('/dashboard/conversations/%s', i) END,
+       jsonb_build_object('n', i, 'tags', jsonb_build_array('a', 'b')),
+       CASE WHEN i % 2 = 0 THEN timestamptz '2026-03-01 12:00:00+00' + i * interval '1 minute' END,
+       timestamptz '2026-03-01 00:00:00+00' + i * interval '1 minute',
+       CASE WHEN i % 7 = 0 THEN timestamptz '2027-01-01 00:00:00+00' END,
+       CASE WHEN i % 11 = 0 THEN timestamptz '2026-03-02 00:00:00+00' END
+FROM generate_series(1, :rows / 4) AS i
+ON CONFLICT (id) DO NOTHING;
+
 COMMIT;

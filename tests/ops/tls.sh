@@ -103,24 +103,38 @@ chmod -R a+rX "$TMP/acme"
 
 # ------------------------------------------------------------- render
 body_k=$((${MAX_BODY_BYTES:-65536} / 1024))
-sed -e "s#/run/pixelcraft/#$DIR/run/#g" \
-	-e '/listen \[::\]:/d' \
-	-e "s#listen 80;#listen 127.0.0.1:$HTTP_PORT;#" \
-	-e "s#listen 443 ssl http2;#listen 127.0.0.1:$HTTPS_PORT ssl http2;#" \
-	-e "s#/etc/letsencrypt/live/api.example.com/#$TMP/cert/#g" \
-	-e "s#server_name api.example.com;#server_name localhost;#" \
-	-e "s#root /var/www/letsencrypt;#root $TMP/acme;#" \
-	-e "s#client_max_body_size 64k;#client_max_body_size ${body_k}k;#" \
-	-e "s#client_body_buffer_size 64k;#client_body_buffer_size ${body_k}k;#" \
-	"$SITE" >"$TMP/nginx/site.conf"
+INTERNAL=$(free_port)
+render() {
+	sed -e "s#/run/pixelcraft/#$DIR/run/#g" \
+		-e "s#/etc/nginx/pixelcraft-#$TMP/nginx/pixelcraft-#g" \
+		-e "s#127.0.0.1:8081#127.0.0.1:$INTERNAL#g" \
+		-e '/listen \[::\]:/d' \
+		-e "s#listen 80;#listen 127.0.0.1:$HTTP_PORT;#" \
+		-e "s#listen 443 ssl http2;#listen 127.0.0.1:$HTTPS_PORT ssl http2;#" \
+		-e "s#/etc/letsencrypt/live/api.example.com/#$TMP/cert/#g" \
+		-e "s#server_name api.example.com;#server_name localhost;#" \
+		-e "s#root /var/www/letsencrypt;#root $TMP/acme;#" \
+		-e "s#client_max_body_size 64k;#client_max_body_size ${body_k}k;#" \
+		-e "s#client_body_buffer_size 64k;#client_body_buffer_size ${body_k}k;#" \
+		"$1"
+}
+render "$SITE" >"$TMP/nginx/site.conf"
+for f in "$ROOT"/fcgi-conf/pixelcraft-*.conf; do
+	render "$f" >"$TMP/nginx/$(basename "$f")"
+done
 # the rendering must have caught every production path and port
-leftover=$(grep -nE '/run/pixelcraft/|/etc/letsencrypt|/var/www|listen (80|443)[ ;]|api\.example\.com' \
-	"$TMP/nginx/site.conf" || true)
+leftover=$(grep -nE '/run/pixelcraft/|/etc/letsencrypt|/etc/nginx/|/var/www|listen (80|443)[ ;]|api\.example\.com|:8081' \
+	"$TMP"/nginx/*.conf | grep -vE '^[^:]*:[0-9]+:[[:space:]]*#' || true)
 [[ -z $leftover ]] || abort "rendering left production values in the site file: $leftover"
 
 user=""
 [[ $(id -u) -eq 0 ]] && user="user www-data;" # workers must reach the 0660 www-data sockets
+modules=""
+for m in /usr/lib/nginx/modules/ngx_nchan_module.so; do
+	[[ -f $m ]] && modules+="load_module $m;"
+done
 cat >"$TMP/nginx/nginx.conf" <<EOF
+$modules
 $user
 worker_processes 1;
 pid $TMP/nginx.pid;
@@ -150,15 +164,13 @@ else
 	abort "nginx -t failed"
 fi
 
-# the FastCGI side of the TLS server must not drift from fcgi-conf/nginx.conf
-# (comments aside, and the two intended differences: HSTS on the error pages,
-# and no body limit in the 413 page's location, nginx's HTTP/2 413 bug)
-tail_of() {
-	sed -n '/# Equal to MAX_BODY_BYTES/,$p' "$1" | grep -v '^[[:space:]]*#' |
-		grep -vF -e 'add_header Strict-Transport-Security' -e 'client_max_body_size 0;'
-}
-check "TLS server block matches fcgi-conf/nginx.conf from 'Equal to MAX_BODY_BYTES' to the end" \
-	cmp -s <(tail_of "$ROOT/fcgi-conf/nginx.conf") <(tail_of "$SITE")
+# the TLS server serves the API exactly like fcgi-conf/nginx.conf: both
+# include the same shared server body
+for f in "$ROOT/fcgi-conf/nginx.conf" "$SITE"; do
+	check "$(basename "$f") includes the shared pixelcraft-app.conf and pixelcraft-common.conf" \
+		bash -c "grep -q '^ *include /etc/nginx/pixelcraft-app.conf;' '$f' &&
+			grep -q '^include /etc/nginx/pixelcraft-common.conf;' '$f'"
+done
 
 nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/log/nginx-error.log" 2>"$TMP/log/nginx-start.log" ||
 	abort "nginx did not start: $(cat "$TMP/log/nginx-start.log")"
