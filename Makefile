@@ -25,7 +25,7 @@ INTEG_BIN  := $(BUILD)/integration-tests
 
 .PHONY: all deps run stop test unit integration bench docs format format-check clean
 
-all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/pc-token
+all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/pc-token $(BUILD)/live-load
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) | $(BUILD)/obj
 	@echo "  CC      $<"
@@ -60,6 +60,11 @@ $(BUILD)/pc-token: tests/tools/pc-token.c tests/tools/token.c tests/tools/token.
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/tools -o $@ tests/tools/pc-token.c \
 	    tests/tools/token.c -lcrypto
+
+$(BUILD)/live-load: tests/tools/live-load.c tests/tools/livesub.c tests/tools/livesub.h
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/tools -o $@ tests/tools/live-load.c \
+	    tests/tools/livesub.c -lpthread
 
 $(BUILD)/bench-hello: scripts/bench/hello.c
 	@echo "  CC      $<"

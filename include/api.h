@@ -42,4 +42,21 @@ int api_chat_history(struct request *req, struct response *res);
 int api_chat_delete(struct request *req, struct response *res);
 int api_chat_conversations(struct request *req, struct response *res);
 
+/* api_analytics.c */
+int api_analytics_leads_summary(struct request *req, struct response *res);
+int api_analytics_leads_trends(struct request *req, struct response *res);
+int api_analytics_revenue_summary(struct request *req, struct response *res);
+int api_analytics_revenue_by_package(struct request *req, struct response *res);
+int api_analytics_subscription_trends(struct request *req, struct response *res);
+int api_analytics_customer_ltv(struct request *req, struct response *res);
+int api_analytics_subscriptions_list(struct request *req, struct response *res);
+int api_analytics_conversations_summary(struct request *req, struct response *res);
+int api_analytics_conversations_trends(struct request *req, struct response *res);
+int api_analytics_conversations_list(struct request *req, struct response *res);
+int api_analytics_models_metrics(struct request *req, struct response *res);
+int api_analytics_agents_summary(struct request *req, struct response *res);
+int api_analytics_agents_trends(struct request *req, struct response *res);
+int api_analytics_agents_logs(struct request *req, struct response *res);
+int api_analytics_services_recommendations(struct request *req, struct response *res);
+
 #endif

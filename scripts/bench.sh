@@ -82,14 +82,39 @@ run_wrk() { # url lua [VAR=value] -> prints "rps p50 p99 max non2xx statuses"
 	echo "${rps:-0} ${p50:-0} ${p99:-0} ${max:-0} $bad ${st:-none}"
 }
 
+# HOLD_LIVE=N in a row: N subscribers (and 1% admins) stay connected through
+# nginx/nchan while that row is measured.
+start_live() {
+	local n=$1
+	[[ -f $DIR/live-users-$n.txt ]] ||
+		build/pc-token --many-with-ids "$n" "$SUPABASE_JWT_SECRET" >"$DIR/live-users-$n.txt"
+	: >"$DIR/live-admins.txt"
+	build/live-load --port "$PORT" --internal-port "$INTERNAL_PORT" \
+		--users "$DIR/live-users-$n.txt" --admins "$DIR/live-admins.txt" --hold 600 \
+		>"$DIR/live-hold.log" 2>&1 &
+	hold_pid=$!
+	for _ in $(seq 1 600); do
+		grep -q "connected" "$DIR/live-hold.log" 2>/dev/null && break
+		sleep 0.1
+	done
+	echo "  ($(head -n 1 "$DIR/live-hold.log"))" >&2
+}
+
 declare -A results
 echo "bench: $ROUNDS rounds of wrk -t$THREADS -c$CONNS -d$DURATION, $WORKERS workers, $(nproc) cores" >&2
 for round in $(seq 1 "$ROUNDS"); do
 	for r in "${selected[@]}"; do
 		IFS='|' read -r name url lua desc envs <<<"$r"
+		hold_pid=""
+		if [[ $envs == *HOLD_LIVE=* ]]; then
+			# the row runs while live subscribers are connected
+			start_live "${envs##*HOLD_LIVE=}"
+			envs=${envs%%HOLD_LIVE=*}
+		fi
 		# warm-up so connections and caches are set before measuring
 		wrk -t1 -c4 -d1s "$url" >/dev/null 2>&1 || true
 		line=$(run_wrk "$url" "$lua" "$envs")
+		[[ -n $hold_pid ]] && { kill "$hold_pid" 2>/dev/null; wait "$hold_pid" 2>/dev/null || true; }
 		results[$name]+="$line"$'\n'
 		echo "  round $round $name: $line" >&2
 	done

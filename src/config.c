@@ -171,6 +171,7 @@ static void config_fail(struct config_errlist *el, const char *name, const char 
 	/* show what was given, escaped and shortened, so the line stays one line */
 	shown[0] = '\0';
 	log_escape(shown, &len, 200, got);
+	shown[len] = '\0'; /* log_escape does not terminate */
 	if (strlen(got) > len)
 		strcpy(shown + (len < 200 ? len : 200), "...");
 	snprintf(msg, sizeof(msg), "expected %s, got \"%s\"", expected, shown);

@@ -121,7 +121,8 @@ static int jsonbody_object(struct jsonbody_scan *sc)
 		if (jsonbody_value(sc) < 0)
 			goto out;
 	}
-	qsort(keys, n, sizeof(*keys), jsonbody_keycmp);
+	if (n > 1) /* keys is NULL for {}: qsort must not be given NULL */
+		qsort(keys, n, sizeof(*keys), jsonbody_keycmp);
 	for (size_t i = 1; i < n && sc->dup[0] == '\0'; i++)
 		if (jsonbody_keycmp(&keys[i - 1], &keys[i]) == 0)
 			snprintf(sc->dup, sizeof(sc->dup), "%.*s", (int)keys[i].len, keys[i].s);

@@ -84,3 +84,8 @@ CREATE INDEX IF NOT EXISTS service_recommendations_created ON service_recommenda
 CREATE INDEX IF NOT EXISTS service_recommendations_lead ON service_recommendations (lead_id);
 CREATE INDEX IF NOT EXISTS service_recommendations_conversation
     ON service_recommendations (conversation_id);
+
+-- conversations (002) as the analytics read them: live ones by creation
+-- time, with the columns the summaries need, so they are index-only scans
+CREATE INDEX IF NOT EXISTS conversations_created_live ON conversations (created_at)
+    INCLUDE (id, user_id, status) WHERE deleted_at IS NULL;

@@ -1,7 +1,7 @@
 -- demo-data.sql: a realistic demo data set for the analytics dashboard, over
 -- the 90 days before now(): 200 users and 3 admins, 1,500 leads, the three
--- pricing packages, 600 subscriptions, 1,200 service recommendations, 1,200
--- conversations with about 6,000 messages, 2,500 agent log rows and 3,000
+-- pricing packages, 600 subscriptions, 1,200 service recommendations, 900
+-- conversations with about 4,500 messages, 2,500 agent log rows and 3,000
 -- model calls.
 --
 -- `make run` loads it into its private database (scripts/run.sh), and so does
@@ -99,7 +99,7 @@ SELECT md5('pixelcraft-demo-subscription-' || i)::uuid, user_id, p.id, status, c
             THEN t + CASE cycle WHEN 'yearly' THEN interval '1 year' ELSE interval '1 month' END END,
        t,
        CASE WHEN status = 'cancelled'
-            THEN least(now(), t + interval '60 days' * pg_temp.r('sub-cancel-' || i)) ELSE t END
+            THEN t + (now() - t) * pg_temp.r('sub-cancel-' || i) ELSE t END
 FROM generate_series(1, 600) AS i,
      LATERAL (SELECT pg_temp.u(1 + (pg_temp.r('sub-user-' || i) * 200)::int % 200) AS user_id,
                      now() - interval '90 days' * pg_temp.r('sub-time-' || i) AS t,
@@ -130,7 +130,7 @@ SELECT md5('pixelcraft-demo-conversation-' || i)::uuid,
        CASE WHEN s < 0.35 THEN 'active' WHEN s < 0.85 THEN 'completed' ELSE 'archived' END,
        jsonb_build_object('demo', true),
        t, t + interval '30 seconds' * (1 + (pg_temp.r('conv-len-' || i) * 7)::int)
-FROM generate_series(1, 1200) AS i,
+FROM generate_series(1, 900) AS i,
      LATERAL (SELECT pg_temp.r('conv-status-' || i) AS s,
                      now() - interval '90 days' * pg_temp.r('conv-time-' || i) AS t) x
 ON CONFLICT (id) DO NOTHING;
@@ -147,7 +147,7 @@ SELECT md5('pixelcraft-demo-message-' || i || '-' || k)::uuid, c.id,
        CASE WHEN k % 2 = 0 THEN 50 + (i * 13 + k) % 400 END,
        CASE WHEN k % 2 = 0 THEN 300 + (i * 31 + k) % 4000 END,
        'complete', c.created_at + interval '30 seconds' * (k - 1)
-FROM generate_series(1, 1200) AS i
+FROM generate_series(1, 900) AS i
      JOIN conversations c ON c.id = md5('pixelcraft-demo-conversation-' || i)::uuid,
      LATERAL generate_series(1, 2 + (pg_temp.r('conv-len-' || i) * 7)::int % 7) AS k
 ON CONFLICT (id) DO NOTHING;
@@ -157,7 +157,7 @@ INSERT INTO service_recommendations (id, lead_id, conversation_id, service_name,
                                      status, created_at)
 SELECT md5('pixelcraft-demo-recommendation-' || i)::uuid,
        CASE WHEN from_lead THEN md5('pixelcraft-demo-lead-' || (1 + i % 1500))::uuid END,
-       CASE WHEN NOT from_lead THEN md5('pixelcraft-demo-conversation-' || (1 + i % 1200))::uuid END,
+       CASE WHEN NOT from_lead THEN md5('pixelcraft-demo-conversation-' || (1 + i % 900))::uuid END,
        (ARRAY['Web Development', 'SEO Optimization', 'Digital Marketing', 'Brand Design',
               'E-commerce', 'Mobile App', 'AI Chatbot', 'Content Writing'])
            [1 + (pg_temp.r('rec-svc-' || i) * 8)::int % 8],
@@ -172,7 +172,7 @@ ON CONFLICT (id) DO NOTHING;
 -- agent_logs and model_metrics have generated ids: filled once, while the
 -- first demo conversation has no agent log (resp. no demo model call)
 INSERT INTO agent_logs (agent_type, conversation_id, action, status, latency_ms, error, created_at)
-SELECT agent, md5('pixelcraft-demo-conversation-' || (1 + i % 1200))::uuid,
+SELECT agent, md5('pixelcraft-demo-conversation-' || (1 + i % 900))::uuid,
        (ARRAY['process_message', 'qualify_lead', 'recommend_services', 'book_meeting'])
            [array_position(ARRAY['chat', 'lead_qualifier', 'recommender', 'scheduler'], agent)],
        CASE WHEN s < 0.90 THEN 'success' WHEN s < 0.97 THEN 'error' ELSE 'partial' END,

@@ -73,7 +73,7 @@ static void use_request(struct request *req, struct response *res)
 	static const char *const headers[] = {"Authorization", "X-Request-ID", "Origin",
 					      "Idempotency-Key", "Content-Type",
 					      "Content-Length", "Last-Event-ID", "X"};
-	static const char *const choices[] = {"all", "read", "unread"};
+	static const char *const choices[] = {"all", "read", "unread", NULL};
 	const char *v;
 	long l;
 	bool b;

@@ -3,6 +3,7 @@
  *
  *   pc-token SECRET [SUB] [TTL]    one token (SUB default: a random UUID)
  *   pc-token --many N SECRET       N tokens of N random users, one per line
+ *   pc-token --many-with-ids N SECRET   the same as "<user id> <token>" lines
  *
  * For tests, benchmarks and the smoke test only; never part of the product.
  */
@@ -16,12 +17,15 @@ int main(int argc, char **argv)
 {
 	char sub[37];
 
-	if (argc >= 4 && strcmp(argv[1], "--many") == 0) {
+	if (argc >= 4 && (strcmp(argv[1], "--many") == 0 || strcmp(argv[1], "--many-with-ids") == 0)) {
 		long n = atol(argv[2]);
 		for (long i = 0; i < n; i++) {
 			token_uuid(sub);
 			char *t = token_mint(argv[3], sub, 86400, NULL);
-			puts(t);
+			if (argv[1][6] == '-')
+				printf("%s %s\n", sub, t);
+			else
+				puts(t);
 			free(t);
 		}
 		return 0;
