@@ -23,7 +23,7 @@ UNIT_BIN  := $(BUILD)/unit-tests
 INTEG_SRCS := $(wildcard tests/integration/*.c) tests/tools/token.c tests/tools/livesub.c
 INTEG_BIN  := $(BUILD)/integration-tests
 
-.PHONY: all deps run stop test unit integration bench docs format format-check clean
+.PHONY: all deps run stop test unit integration bench docs docs-site npm format format-check clean
 
 all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/pc-token $(BUILD)/live-load
 
@@ -51,6 +51,11 @@ $(INTEG_BIN): $(INTEG_SRCS) $(wildcard tests/integration/*.h) $(wildcard tests/t
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -Itests/integration -Itests/tools -o $@ $(INTEG_SRCS) \
 	    $(LDLIBS) -lcriterion
 
+# Documentation checks (the last suite of make test): scripts/openapi.sh driven by Criterion.
+$(BUILD)/docs-tests: tests/docs/test_docs.c
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -lcriterion
+
 $(STUB): tests/stub-ollama.c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< \
@@ -70,11 +75,29 @@ $(BUILD)/bench-hello: scripts/bench/hello.c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -lfcgi
 
+# The documentation site: ops/openapi.json, Swagger UI and ReDoc from the npm
+# packages pinned in ops/docs/package-lock.json (installed with npm ci, no
+# install scripts), served by nginx at /openapi.json, /docs and /redoc.
+NPM_DIR := $(BUILD)/npm
+
+npm: $(NPM_DIR)/.installed
+
+$(NPM_DIR)/.installed: ops/docs/package.json ops/docs/package-lock.json
+	rm -rf $(NPM_DIR) && mkdir -p $(NPM_DIR)
+	cp ops/docs/package.json ops/docs/package-lock.json $(NPM_DIR)/
+	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+docs-site: $(BUILD)/docs-site/openapi.json
+
+$(BUILD)/docs-site/openapi.json: $(NPM_DIR)/.installed ops/openapi.json $(wildcard ops/docs/*.html ops/docs/*.js)
+	scripts/openapi.sh site $(BUILD)/docs-site
+
 deps:
 	scripts/install-deps.sh
 
 run: deps
-	$(MAKE) all
+	$(MAKE) all docs-site
 	scripts/run.sh start
 
 stop:
@@ -121,6 +144,7 @@ ifeq ($(SANITIZE),1)
 CFLAGS += $(SAN_FLAGS)
 endif
 ASAN_BUILD ?= build/asan
+ASAN_CC    ?= clang
 
 # Fuzzing: clang, the sources compiled again with the sanitizers and libFuzzer's
 # coverage, linked against json-c built from Debian's source the same way
@@ -141,7 +165,7 @@ FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 .PHONY: asan fuzz fuzz-build fuzz-replay sanitize memcheck
 
 asan:
-	@$(MAKE) -s BUILD=$(ASAN_BUILD) SANITIZE=1 $(ASAN_BUILD)/pixelcraft-api \
+	@$(MAKE) -s BUILD=$(ASAN_BUILD) SANITIZE=1 CC=$(ASAN_CC) $(ASAN_BUILD)/pixelcraft-api \
 	    $(ASAN_BUILD)/unit-tests
 
 $(FUZZ_JSONC):

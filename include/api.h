@@ -13,6 +13,7 @@ struct response;
 int api_health_live(struct request *req, struct response *res);
 int api_health_ready(struct request *req, struct response *res);
 int api_health(struct request *req, struct response *res);
+int api_metrics(struct request *req, struct response *res);
 
 /* api_me.c */
 int api_me(struct request *req, struct response *res);

@@ -278,11 +278,12 @@ struct db_analytics_query {
 };
 
 /*
- * Runs one report; Postgres builds the whole answer, a JSON object or array
- * in *out (caller puts). The lists (customer LTV, subscriptions,
- * conversations, agent logs) come as {"total", "items"}. 0 / -1.
+ * Runs one report; Postgres builds the whole answer, whose JSON text (an
+ * object or an array) goes to *json (caller frees). The lists (customer
+ * LTV, subscriptions, conversations, agent logs) come as {"total",
+ * "items"}. 0 / -1.
  */
 int db_analytics(struct db *db, enum db_analytics_report report,
-		 const struct db_analytics_query *q, struct json_object **out);
+		 const struct db_analytics_query *q, char **json);
 
 #endif

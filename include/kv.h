@@ -77,7 +77,7 @@ int kv_del(struct kv *kv, const char *key);
 /*
  * Runs a Lua script by EVALSHA; the script is loaded with SCRIPT LOAD on first
  * use and again after NOSCRIPT (Redis restarted). `script` must be a string
- * constant (its address identifies it). keys and args are NUL-terminated. The script must return an array of
+ * constant (its address identifies it). keys and args are NUL-terminated (any number). The script must return an array of
  * integers: up to `max` of them are stored in out and their count returned;
  * -1 on error.
  */

@@ -29,37 +29,40 @@ enum http_method {
 
 extern const char *const http_method_names[HTTP__MAX];
 
-#define REQUEST_MAX_SEGS 16
+#define REQUEST_MAX_SEGS   16
 #define REQUEST_MAX_PARAMS 4
 
 struct app;
 struct request_block;
+struct route;
 
 /* The caller's identity, filled by the auth layer for routes that use it. */
 struct request_user {
-	bool known;          /* a valid token was presented */
-	char id[64];         /* the token's sub */
-	char role[16];       /* "user" or "admin"; "" until auth_role() looked it up */
-	char email[256];     /* from the token, may be empty */
+	bool known;	 /* a valid token was presented */
+	char id[64];	 /* the token's sub */
+	char role[16];	 /* "user" or "admin"; "" until auth_role() looked it up */
+	char email[256]; /* from the token, may be empty */
 };
 
 struct request {
-	struct app *app;          /* the worker (borrowed) */
-	char **env;               /* FastCGI parameters (borrowed) */
+	struct app *app; /* the worker (borrowed) */
+	char **env;	 /* FastCGI parameters (borrowed) */
 	enum http_method method;
-	const char *method_name;  /* as sent */
-	const char *raw_path;     /* path as sent, without the query (for logs) */
-	const char *query;        /* raw query string, "" when none (valid until the response is sent) */
+	const char *method_name; /* as sent */
+	const char *raw_path;	 /* path as sent, without the query (for logs) */
+	const char *query; /* raw query string, "" when none (valid until the response is sent) */
 	char *segs[REQUEST_MAX_SEGS]; /* decoded path segments */
 	int nsegs;
 	const char *params[REQUEST_MAX_PARAMS]; /* path parameters, set by the router */
 	int nparams;
-	char *body;               /* NUL-terminated, may be NULL */
+	char *body; /* NUL-terminated, may be NULL */
 	size_t body_len;
-	char id[72];              /* X-Request-ID (echoed or generated) */
-	char client_ip[64];       /* REMOTE_ADDR, or X-Forwarded-For via TRUSTED_PROXIES */
+	char id[72];	    /* X-Request-ID (echoed or generated) */
+	char client_ip[64]; /* REMOTE_ADDR, or X-Forwarded-For via TRUSTED_PROXIES */
 	int64_t start_us;
-	bool internal;            /* came through the internal listener (PIXELCRAFT_INTERNAL=1) */
+	bool internal;		   /* came through the internal listener (PIXELCRAFT_INTERNAL=1) */
+	const struct route *route; /* the matched route, NULL if none (for metrics) */
+	bool rate_limited;	   /* refused by the rate limiter (for metrics) */
 	struct request_user user;
 	/* the raw output, for handlers that stream their response (SSE):
 	 * writes and flushes; -1 when the client has gone */

@@ -9,6 +9,7 @@
 #                                       or on coverage below the harness's floor
 #   scripts/fuzz.sh replay [TARGET...]  every corpus input and saved crash once
 #                                       (no fuzzing); fails on any crash (make test)
+#   scripts/fuzz.sh minimize [TARGET...] re-minimise the corpus (same edges)
 #   scripts/fuzz.sh json-c              fetch json-c's Debian source and build it
 #                                       with the sanitizers into build/fuzz/json-c
 #   scripts/fuzz.sh deps                check (as root: install) the packages
@@ -134,6 +135,34 @@ targets() {
 
 count() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l; }
 
+# Replaces a corpus by a minimal subset reaching the same edges.
+minimize_one() {
+	local t=$1 work=$2 bin=$FUZZ_BUILD/fuzz_$1
+	local min=$work/$t.min
+	rm -rf "$min"
+	mkdir -p "$min"
+	if "$bin" -merge=1 -use_counters=0 "$min" "$CORPUS/$t" -max_len="${MAXLEN[$t]:-8192}" \
+		-timeout=10 >"$work/$t.min.log" 2>&1 && (($(count "$min") > 0)); then
+		rm -f "$CORPUS/$t"/*
+		cp "$min"/* "$CORPUS/$t"/
+	fi
+	rm -rf "$min"
+}
+
+minimize() {
+	build
+	local work list t
+	work=$(mktemp -d /tmp/pixelcraft-fuzz-min.XXXXXX)
+	read -ra list <<<"$(targets "$@")"
+	for t in "${list[@]}"; do
+		local before
+		before=$(count "$CORPUS/$t")
+		minimize_one "$t" "$work"
+		echo "fuzz: $t: $before -> $(count "$CORPUS/$t") inputs"
+	done
+	rm -rf "$work"
+}
+
 # One harness for FUZZ_SECONDS; writes $work/T.{log,result}
 fuzz_one() {
 	local t=$1 work=$2 bin=$FUZZ_BUILD/fuzz_$1
@@ -150,18 +179,11 @@ fuzz_one() {
 	local runs cov crashes
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*')
-	# keep the corpus small: merge what adds coverage, re-minimise above CORPUS_MAX
-	"$bin" -merge=1 "$CORPUS/$t" "$new" -max_len="${MAXLEN[$t]:-8192}" -timeout=10 \
-		>"$work/$t.merge.log" 2>&1
-	if (($(count "$CORPUS/$t") > CORPUS_MAX)); then
-		local min=$work/$t.min
-		mkdir -p "$min"
-		if "$bin" -merge=1 "$min" "$CORPUS/$t" -max_len="${MAXLEN[$t]:-8192}" \
-			-timeout=10 >"$work/$t.min.log" 2>&1 && (($(count "$min") > 0)); then
-			rm -f "$CORPUS/$t"/*
-			cp "$min"/* "$CORPUS/$t"/
-		fi
-	fi
+	# keep the corpus small: merge what reaches new edges (hit counts are
+	# ignored: -use_counters=0), re-minimise when it grows past CORPUS_MAX
+	"$bin" -merge=1 -use_counters=0 "$CORPUS/$t" "$new" -max_len="${MAXLEN[$t]:-8192}" \
+		-timeout=10 >"$work/$t.merge.log" 2>&1
+	(($(count "$CORPUS/$t") > CORPUS_MAX)) && minimize_one "$t" "$work"
 	crashes=$(count "$CRASHES/$t")
 	echo "$t ${runs:-0} ${cov:-0} $(count "$CORPUS/$t") $crashes $rc" >"$work/$t.result"
 }
@@ -246,8 +268,9 @@ shift || true
 case $cmd in
 run) run "$@" ;;
 replay) replay "$@" ;;
+minimize) minimize "$@" ;;
 json-c) jsonc ;;
 deps) deps ;;
 build) build ;;
-*) die "usage: fuzz.sh run|replay|json-c|deps|build [TARGET...]" ;;
+*) die "usage: fuzz.sh run|replay|minimize|json-c|deps|build [TARGET...]" ;;
 esac

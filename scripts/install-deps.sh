@@ -13,8 +13,12 @@ PACKAGES=(
 	spawn-fcgi multiwatch nginx libnginx-mod-nchan lighttpd
 	postgresql redis-server redis-tools
 	# test and measure
-	curl wrk bc openssl systemd python3-jwt iproute2 gnupg
+	curl wrk bc openssl systemd python3-jwt iproute2 gnupg jq
+	# API docs (Swagger UI, ReDoc and their checks come from npm) and the browser test
+	nodejs chromium
 )
+# npm ships inside some nodejs builds (NodeSource); Debian's own is a package
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -238,6 +238,7 @@ pool_pids() {
 # The shipped site files use production paths; the stack rewrites them.
 render() {
 	sed -e "s#/run/pixelcraft/#$DIR/run/#g" \
+		-e "s#/usr/share/pixelcraft/docs#$DIR/docs-site#g" \
 		-e "s#/etc/nginx/pixelcraft-#$DIR/nginx/pixelcraft-#g" \
 		-e "s#127.0.0.1:8081#127.0.0.1:$INTERNAL_PORT#g" \
 		-e "s#listen 80;#listen 127.0.0.1:$PORT;#" \
@@ -253,6 +254,12 @@ nginx_conf() {
 		[[ -f $m ]] && modules+="load_module $m;"
 	done
 	mkdir -p "$DIR/nginx/tmp" "$DIR/nginx/conf.d"
+	# the documentation site (make docs-site), copied so a rebuild cannot change it under nginx
+	if [[ -f $ROOT/build/docs-site/openapi.json ]]; then
+		cp -r "$ROOT/build/docs-site" "$DIR/docs-site"
+	else
+		log "no build/docs-site (make docs-site): /docs, /redoc and /openapi.json will be 404"
+	fi
 	for f in "$ROOT"/fcgi-conf/pixelcraft-*.conf; do
 		render "$f" >"$DIR/nginx/$(basename "$f")"
 	done

@@ -4,7 +4,10 @@
 #   2. the Criterion unit tests;
 #   3. for each front end (nginx, then lighttpd): a private stack in a
 #      temporary directory (PostgreSQL, Redis, stub LLM, both worker pools,
-#      the front end) and the Criterion integration suite against it.
+#      the front end) and the Criterion integration suite against it, every
+#      response logged;
+#   4. the documentation checks (build/docs-tests): ops/openapi.json against
+#      the router, the linter, and every logged response against its schema.
 # Stacks are torn down by a trap, also when a test fails. The output ends with
 # Criterion's summary line of the last suite; the exit status is non-zero if
 # any suite failed.
@@ -12,6 +15,7 @@
 #   scripts/test.sh              everything
 #   scripts/test.sh unit         unit tests only
 #   scripts/test.sh integration  integration suites only
+#   scripts/test.sh docs         documentation checks only (no response logs)
 #   FRONTS=nginx scripts/test.sh integration     one front end
 #   TEST_FILTER='health/*' ...   run only matching Criterion tests
 set -uo pipefail
@@ -21,19 +25,22 @@ what=${1:-all}
 FRONTS=${FRONTS:-nginx lighttpd}
 failed=0
 stacks=()
+logs=$(mktemp -d /tmp/pixelcraft-responses.XXXXXX)
+response_logs=()
 
 cleanup() {
 	for d in "${stacks[@]}"; do
 		STACK_QUIET=1 scripts/stack.sh down "$d" >/dev/null 2>&1
 		[[ -n ${KEEP_STACK:-} ]] || rm -rf "$d"
 	done
+	rm -rf "$logs"
 }
 trap cleanup EXIT INT TERM
 
 section() { printf '\n==== %s\n' "$*"; }
 
 section "build"
-make -s all build/unit-tests build/integration-tests || exit 1
+make -s all build/unit-tests build/integration-tests build/docs-tests docs-site || exit 1
 
 crit_args=(--jobs 1 --verbose)
 [[ -n ${TEST_FILTER:-} ]] && crit_args+=(--filter "$TEST_FILTER")
@@ -60,14 +67,21 @@ if [[ $what == all || $what == integration ]]; then
 			failed=1
 			continue
 		fi
+		response_logs+=("$logs/$front.jsonl")
 		(
 			set -a
 			. "$dir/stack.env"
 			PROJECT_ROOT=$ROOT
+			RESPONSE_LOG=$logs/$front.jsonl
 			set +a
 			build/integration-tests "${crit_args[@]}"
 		) || { failed=1; echo "(logs kept in $dir/log)"; KEEP_STACK=1; }
 		STACK_QUIET=1 scripts/stack.sh down "$dir" >/dev/null 2>&1
 	done
+fi
+if [[ $what == all || $what == docs ]]; then
+	section "documentation checks"
+	RESPONSE_LOGS="${response_logs[*]}" build/docs-tests --verbose \
+		${TEST_FILTER:+--filter "$TEST_FILTER"} || failed=1
 fi
 exit $failed

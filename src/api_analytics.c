@@ -127,11 +127,11 @@ static int api_analytics_input(struct request *req, struct response *res,
 	bool has_start, has_end;
 	long limit, offset;
 	const char *v;
-	bool ok = query_time(req, res, "start_date", &in->start_ms, &has_start);
+	bool dates = query_time(req, res, "start_date", &in->start_ms, &has_start);
 
-	ok = query_time(req, res, "end_date", &in->end_ms, &has_end) && ok;
-	ok = query_enum(req, res, "aggregation", api_an_aggregations, "daily", &in->q.aggregation) &&
-	     ok;
+	dates = query_time(req, res, "end_date", &in->end_ms, &has_end) && dates;
+	bool ok = query_enum(req, res, "aggregation", api_an_aggregations, "daily",
+			     &in->q.aggregation);
 	ok = query_int(req, res, "limit", 50, 1, 100, &limit) && ok;
 	ok = query_int(req, res, "offset", 0, 0, 1000000, &offset) && ok;
 	if (rt->uses & AN_STATUS)
@@ -151,27 +151,29 @@ static int api_analytics_input(struct request *req, struct response *res,
 		ok = api_analytics_name(req, res, "channel", 32, &in->q.channel) && ok;
 	if (rt->uses & AN_AGENT)
 		ok = api_analytics_name(req, res, "agent_type", 64, &in->q.agent_type) && ok;
-	if (!ok)
-		return response_error(res, 422, "Request validation failed");
 
-	/* a date alone as end_date means the whole of that day */
-	if (has_end && api_analytics_date_only(req, "end_date"))
-		in->end_ms += API_AN_DAY_MS;
-	/* the default end is now, rounded up to the minute: repeated requests
-	 * without dates within a minute ask the same question (and hit the
-	 * cache) */
-	if (!has_end)
-		in->end_ms = (clock_wall_ms() / 60000 + 1) * 60000;
-	if (!has_start)
-		in->start_ms = in->end_ms - API_AN_DEFAULT_DAYS * API_AN_DAY_MS;
-	if (in->start_ms >= in->end_ms) {
-		response_field_error(res, "start_date", "must be before end_date");
-		return response_error(res, 422, "Request validation failed");
+	if (dates) {
+		/* a date alone as end_date means the whole of that day */
+		if (has_end && api_analytics_date_only(req, "end_date"))
+			in->end_ms += API_AN_DAY_MS;
+		/* the default end is now, rounded up to the minute: repeated
+		 * requests without dates within a minute ask the same question
+		 * (and hit the cache) */
+		if (!has_end)
+			in->end_ms = (clock_wall_ms() / 60000 + 1) * 60000;
+		if (!has_start)
+			in->start_ms = in->end_ms - API_AN_DEFAULT_DAYS * API_AN_DAY_MS;
+		if (in->start_ms >= in->end_ms) {
+			response_field_error(res, "start_date", "must be before end_date");
+			dates = false;
+		} else if (in->end_ms - in->start_ms > API_AN_MAX_DAYS * API_AN_DAY_MS) {
+			response_field_error(res, "end_date",
+					     "must be at most 366 days after start_date");
+			dates = false;
+		}
 	}
-	if (in->end_ms - in->start_ms > API_AN_MAX_DAYS * API_AN_DAY_MS) {
-		response_field_error(res, "end_date", "must be at most 366 days after start_date");
+	if (!dates || !ok)
 		return response_error(res, 422, "Request validation failed");
-	}
 	clock_iso8601(in->start_ms, in->start, sizeof(in->start));
 	clock_iso8601(in->end_ms, in->end, sizeof(in->end));
 	in->q.start = in->start;
@@ -208,14 +210,24 @@ static void api_analytics_norm(const struct api_analytics_route *rt,
 #undef API_AN_ADD
 }
 
+/* Sends JSON text as the body (copied into the request). 200, or 500. */
+static int api_analytics_raw(struct request *req, struct response *res, const char *json)
+{
+	res->raw = request_strdup(req, json);
+	if (res->raw == NULL)
+		return response_error(res, 500, "Out of memory");
+	res->raw_len = strlen(res->raw);
+	return 200;
+}
+
 /* Runs report for the caller: scope, cache, query, answer. */
 static int api_analytics_answer(struct request *req, struct response *res,
 				enum db_analytics_report report)
 {
 	const struct api_analytics_route *rt = &api_an_routes[report];
 	struct api_analytics_input in = {0};
-	struct json_object *out = NULL, *v;
-	char scope[80], norm[512], key[CACHE_KEY_MAX];
+	struct json_object *list = NULL, *v;
+	char scope[80], norm[512], key[CACHE_KEY_MAX], *json = NULL;
 	int ttl = req->app->cfg->analytics_cache_seconds;
 	bool cacheable = false;
 	int st = api_analytics_input(req, res, rt, &in);
@@ -233,44 +245,48 @@ static int api_analytics_answer(struct request *req, struct response *res,
 	}
 
 	if (rt->cache != NULL && ttl > 0) {
-		char *hit = NULL;
 		api_analytics_norm(rt, &in, norm, sizeof(norm));
 		cache_key(key, sizeof(key), rt->cache, scope, norm);
-		int rc = cache_get(req->app->kv, key, &hit);
-		if (rc == 1 && (res->raw = request_strdup(req, hit)) != NULL) {
-			res->raw_len = strlen(res->raw);
-			free(hit);
+		int rc = cache_get(req->app->kv, key, &json);
+		if (rc == 1) {
 			response_header(res, "X-Cache", "hit");
-			return 200;
+			st = api_analytics_raw(req, res, json);
+			goto out;
 		}
-		free(hit);
 		cacheable = rc == 0; /* Redis failed: go on without the cache */
 	}
 
-	if (db_analytics(req->app->db, report, &in.q, &out) < 0) {
+	if (db_analytics(req->app->db, report, &in.q, &json) < 0) {
 		enum db_fail f = db_last_fail(req->app->db);
 		if (f == DB_DOWN || f == DB_TIMEOUT)
-			return response_unavailable(res, "Postgres", db_retry_after(req->app->db));
-		return response_error(res, 500, "Analytics query failed");
+			st = response_unavailable(res, "Postgres", db_retry_after(req->app->db));
+		else
+			st = response_error(res, 500, "Analytics query failed");
+		goto out;
 	}
 	if (rt->cache != NULL) {
 		if (cacheable)
-			cache_put(req->app->kv, key,
-				  json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
-									      JSON_C_TO_STRING_NOSLASHESCAPE),
-				  ttl);
+			cache_put(req->app->kv, key, json, ttl);
 		response_header(res, "X-Cache", "miss");
 	}
-	if (rt->items_as_array) {
-		json_object_object_get_ex(out, "total", &v);
-		response_header(res, "X-Total-Count", "%d", json_object_get_int(v));
-		json_object_object_get_ex(out, "items", &v);
-		res->body = json_object_get(v);
-		json_object_put(out);
-	} else {
-		res->body = out;
+	if (!rt->items_as_array) {
+		st = api_analytics_raw(req, res, json);
+		goto out;
 	}
-	return 200;
+	/* {"total", "items"}: the items, and the total in a header */
+	list = json_tokener_parse(json);
+	if (!json_object_object_get_ex(list, "items", &v)) {
+		st = response_error(res, 500, "Analytics query failed");
+		goto out;
+	}
+	res->body = json_object_get(v);
+	json_object_object_get_ex(list, "total", &v);
+	response_header(res, "X-Total-Count", "%d", json_object_get_int(v));
+	st = 200;
+out:
+	json_object_put(list);
+	free(json);
+	return st;
 }
 
 int api_analytics_leads_summary(struct request *req, struct response *res)

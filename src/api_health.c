@@ -13,6 +13,7 @@
 #include "db.h"
 #include "kv.h"
 #include "llmstatus.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 
@@ -49,8 +50,8 @@ static struct json_object *api_health_dep(bool up, int64_t us, const char *error
 	if (up)
 		json_object_object_add(o, "latency_ms", api_health_ms(us));
 	else
-		json_object_object_add(o, "error",
-				       json_object_new_string(error && *error ? error : "unavailable"));
+		json_object_object_add(
+		    o, "error", json_object_new_string(error && *error ? error : "unavailable"));
 	return o;
 }
 
@@ -61,9 +62,9 @@ static struct json_object *api_health_dep(bool up, int64_t us, const char *error
  * once and a recovery on the next request.
  */
 struct api_health_check {
-	int64_t at_ms;     /* monotonic time of the check; 0: none */
+	int64_t at_ms; /* monotonic time of the check; 0: none */
 	int64_t pg_us, rd_us;
-	char *llm;         /* the shared LLM status as JSON text, read by /health */
+	char *llm;	   /* the shared LLM status as JSON text, read by /health */
 	int64_t llm_at_ms; /* when llm was read */
 };
 
@@ -85,7 +86,8 @@ static int api_health_critical(struct app *app, struct json_object *services,
 
 	json_object_object_add(services, "postgres",
 			       api_health_dep(pg, pg_us, db_last_error(app->db)));
-	json_object_object_add(services, "redis", api_health_dep(rd, rd_us, kv_last_error(app->kv)));
+	json_object_object_add(services, "redis",
+			       api_health_dep(rd, rd_us, kv_last_error(app->kv)));
 	res->retry_after = 0;
 	if (!pg)
 		res->retry_after = db_retry_after(app->db);
@@ -111,7 +113,8 @@ static struct json_object *api_health_recent(const struct app *app, bool need_ll
 	struct json_object *services = json_object_new_object();
 	json_object_object_add(services, "postgres",
 			       api_health_dep(true, api_health_last.pg_us, NULL));
-	json_object_object_add(services, "redis", api_health_dep(true, api_health_last.rd_us, NULL));
+	json_object_object_add(services, "redis",
+			       api_health_dep(true, api_health_last.rd_us, NULL));
 	return services;
 }
 
@@ -151,7 +154,7 @@ static int api_health_llm(struct app *app, int64_t *us, void *arg)
 	json_object_object_del(*llm, "tags");
 	free(api_health_last.llm);
 	api_health_last.llm =
-		rc == 0 ? strdup(json_object_to_json_string_ext(*llm, JSON_C_TO_STRING_PLAIN)) : NULL;
+	    rc == 0 ? strdup(json_object_to_json_string_ext(*llm, JSON_C_TO_STRING_PLAIN)) : NULL;
 	api_health_last.llm_at_ms = clock_mono_ms();
 	return rc;
 }
@@ -178,13 +181,27 @@ int api_health(struct request *req, struct response *res)
 	res->body = json_object_new_object();
 	json_object_object_add(res->body, "status", json_object_new_string(status));
 	json_object_object_add(res->body, "version", json_object_new_string(app->version));
-	json_object_object_add(res->body, "uptime_seconds",
-			       json_object_new_int64((clock_mono_ms() - app->started_mono_ms) /
-						     1000));
-	json_object_object_add(res->body, "timestamp",
-			       json_object_new_string(clock_iso8601(clock_wall_ms(), iso, sizeof(iso))));
+	json_object_object_add(
+	    res->body, "uptime_seconds",
+	    json_object_new_int64((clock_mono_ms() - app->started_mono_ms) / 1000));
+	json_object_object_add(
+	    res->body, "timestamp",
+	    json_object_new_string(clock_iso8601(clock_wall_ms(), iso, sizeof(iso))));
 	json_object_object_add(res->body, "services", services);
 	if (ndown == 0)
 		return 200;
 	return response_error(res, 503, "%s %s unavailable", down, ndown > 1 ? "are" : "is");
+}
+
+int api_metrics(struct request *req, struct response *res)
+{
+	size_t len = 0;
+	const char *text = metrics_render(req->app, &len);
+
+	if (text == NULL)
+		return response_error(res, 500, "out of memory");
+	res->raw = text;
+	res->raw_len = len;
+	res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	return 200;
 }

@@ -19,7 +19,7 @@
 #include "db_priv.h"
 #include "log.h"
 
-#include <json-c/json.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,10 +37,12 @@
 	"CASE WHEN " whole " = 0 THEN 0.00 ELSE round(100.0 * " part " / " whole ", 2) END"
 /* what an active subscription brings per month: a yearly price counts 1/12 */
 #define AN_MONTHLY "CASE billing_cycle WHEN 'yearly' THEN final_price / 12 ELSE final_price END"
-/* time series of {"date", "value", "label": null} from a CTE n(d, v) */
-#define AN_SERIES(n)                                                                               \
-	"COALESCE(json_agg(json_build_object('date', " AN_DAY("p.d") ", 'value', COALESCE(n.v, 0),"  \
-	" 'label', NULL) ORDER BY p.d), '[]'::json) FROM" AN_PERIODS(n) " LEFT JOIN n ON n.d = p.d"
+/* time series of {"date", "value", "label": null} from a CTE n(d, v); an
+ * empty period's value is `zero` */
+#define AN_SERIES(n, zero)                                                                         \
+	"COALESCE(json_agg(json_build_object('date', " AN_DAY("p.d") ", 'value', COALESCE(n.v, "     \
+	zero "), 'label', NULL) ORDER BY p.d), '[]'::json) FROM" AN_PERIODS(n)                     \
+	" LEFT JOIN n ON n.d = p.d"
 
 /*
  * A report's statement and the parameters it takes, in order ($1, $2, ...),
@@ -68,7 +70,7 @@ static struct db_analytics_stmt db_analytics_stmts[DB_AN__MAX] = {
 		"  FROM leads WHERE deleted_at IS NULL AND" AN_RANGE("created_at")
 		"  AND" AN_SCOPE("user_id", "3") " GROUP BY 1)"
 		" SELECT json_build_object('metric_name', 'lead_creation_trends',"
-		" 'aggregation', $4::text, 'data', (SELECT " AN_SERIES("4") "))",
+		" 'aggregation', $4::text, 'data', (SELECT " AN_SERIES("4", "0") "))",
 		0}, "SEUA"},
 
 	[DB_AN_REVENUE_SUMMARY] = {{"an_revenue_summary",
@@ -174,7 +176,7 @@ static struct db_analytics_stmt db_analytics_stmts[DB_AN__MAX] = {
 		"  AND" AN_SCOPE("user_id", "3") " AND ($5::text IS NULL OR status = $5::text)"
 		"  AND ($6::text IS NULL OR channel = $6::text) GROUP BY 1)"
 		" SELECT json_build_object('metric_name', 'conversation_trends',"
-		" 'aggregation', $4::text, 'data', (SELECT " AN_SERIES("4") "))",
+		" 'aggregation', $4::text, 'data', (SELECT " AN_SERIES("4", "0") "))",
 		0}, "SEUATC"},
 
 	[DB_AN_CONVERSATIONS_LIST] = {{"an_conversations_list",
@@ -220,7 +222,7 @@ static struct db_analytics_stmt db_analytics_stmts[DB_AN__MAX] = {
 		"  FROM agent_logs WHERE" AN_RANGE("created_at")
 		"  AND ($4::text IS NULL OR agent_type = $4::text) GROUP BY 1)"
 		" SELECT json_build_object('metric_name', 'agent_success_rate_trends',"
-		" 'aggregation', $3::text, 'data', (SELECT " AN_SERIES("3") "))",
+		" 'aggregation', $3::text, 'data', (SELECT " AN_SERIES("3", "0.00") "))",
 		0}, "SEAG"},
 
 	[DB_AN_AGENTS_LOGS] = {{"an_agents_logs",
@@ -254,15 +256,42 @@ static struct db_analytics_stmt db_analytics_stmts[DB_AN__MAX] = {
 		0}, "SEU"},
 };
 
+/*
+ * Removes the white space json_build_object puts between tokens (outside
+ * strings), in place, so answers go out as compact as the rest of the API.
+ */
+static void db_analytics_compact(char *s)
+{
+	char *out = s;
+	bool in_string = false, escaped = false;
+
+	for (; *s; s++) {
+		if (in_string) {
+			if (escaped)
+				escaped = false;
+			else if (*s == '\\')
+				escaped = true;
+			else if (*s == '"')
+				in_string = false;
+		} else if (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') {
+			continue;
+		} else if (*s == '"') {
+			in_string = true;
+		}
+		*out++ = *s;
+	}
+	*out = '\0';
+}
+
 int db_analytics(struct db *db, enum db_analytics_report report,
-		 const struct db_analytics_query *q, struct json_object **out)
+		 const struct db_analytics_query *q, char **json)
 {
 	struct db_analytics_stmt *s;
 	const char *params[16];
 	char limit[16], offset[16];
-	int n = 0;
+	int n = 0, rc = -1;
 
-	*out = NULL;
+	*json = NULL;
 	if ((int)report < 0 || report >= DB_AN__MAX)
 		return -1;
 	s = &db_analytics_stmts[report];
@@ -283,12 +312,18 @@ int db_analytics(struct db *db, enum db_analytics_report report,
 		default: return -1;
 		}
 	}
-	int rc = db_exec_json(db, &s->st, n, params, out);
-	if (rc == 0) {
+	PGresult *res = db_exec(db, &s->st, n, params);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		/* every statement returns one row: a broken invariant */
 		db->fail = DB_FAILED;
 		snprintf(db->err, sizeof(db->err), "%s returned no answer", s->st.name);
 		log_msg(LOG_ERROR, "db_no_answer", "%s: %s", __func__, db->err);
+	} else if ((*json = strdup(PQgetvalue(res, 0, 0))) != NULL) {
+		db_analytics_compact(*json);
+		rc = 0;
 	}
-	return rc == 1 ? 0 : -1;
+	PQclear(res);
+	return rc;
 }

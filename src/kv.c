@@ -66,9 +66,9 @@ static int kv_connect(struct kv *kv)
 {
 	const struct config *cfg = kv->cfg;
 	struct timeval ctv = kv_tv(cfg->redis_connect_timeout_ms);
-	redisContext *c = cfg->redis_path ? redisConnectUnixWithTimeout(cfg->redis_path, ctv)
-					  : redisConnectWithTimeout(cfg->redis_host,
-								    cfg->redis_port, ctv);
+	redisContext *c = cfg->redis_path
+			      ? redisConnectUnixWithTimeout(cfg->redis_path, ctv)
+			      : redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, ctv);
 	if (c == NULL || c->err) {
 		snprintf(kv->err, sizeof(kv->err), "%s", c ? c->errstr : "out of memory");
 		redisFree(c);
@@ -399,19 +399,21 @@ static const char *kv_script_load(struct kv *kv, const char *script, bool force)
 	return sha;
 }
 
-int kv_eval_ints(struct kv *kv, const char *script, int nkeys, const char *const *keys,
-		 int nargs, const char *const *args, long long *out, int max)
+int kv_eval_ints(struct kv *kv, const char *script, int nkeys, const char *const *keys, int nargs,
+		 const char *const *args, long long *out, int max)
 {
 	char nk[16];
-	const char *argv[3 + 32];
+	const char *small[3 + 32];
+	const char **argv = small;
 	int argc = 0, rc = -1;
 	redisReply *r = NULL;
 
-	if (nkeys + nargs > 32)
+	if (nkeys + nargs > 32 &&
+	    (argv = malloc(sizeof(*argv) * (size_t)(3 + nkeys + nargs))) == NULL)
 		return -1;
 	const char *sha = kv_script_load(kv, script, false);
 	if (sha == NULL)
-		return -1;
+		goto out;
 	snprintf(nk, sizeof(nk), "%d", nkeys);
 	argv[argc++] = "EVALSHA";
 	argv[argc++] = sha;
@@ -442,5 +444,7 @@ int kv_eval_ints(struct kv *kv, const char *script, int nkeys, const char *const
 	}
 out:
 	freeReplyObject(r);
+	if (argv != small)
+		free(argv);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "llm.h"
 #include "models.h"
+#include "router.h"
 #include "server.h"
 
 #include <json-c/json.h>
@@ -34,9 +35,10 @@
 
 static void main_usage(FILE *out)
 {
-	fprintf(out, "usage: pixelcraft-api [--env-file FILE] "
-		     "[--check-config | --validate-config | migrate | --config-doc | --config-env | "
-		     "--version]\n");
+	fprintf(out,
+		"usage: pixelcraft-api [--env-file FILE] "
+		"[--check-config | --validate-config | migrate | --config-doc | --config-env | "
+		"--routes | --version]\n");
 }
 
 /* Loads and validates; prints problems as text or JSON lines. 0 / -1. */
@@ -107,6 +109,30 @@ static int main_check(const struct config *cfg, struct models *models)
 	return failed ? 1 : 0;
 }
 
+/* --routes: the route table as JSON, for the documentation checks. */
+static int main_routes(void)
+{
+	static const char *const limits[ROUTE_LIMIT__MAX] = {"none", "default", "chat"};
+	size_t n;
+	const struct route *r = router_routes(&n);
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "method",
+				       json_object_new_string(http_method_names[r[i].method]));
+		json_object_object_add(o, "path", json_object_new_string(r[i].pattern));
+		json_object_object_add(o, "auth",
+				       json_object_new_string(route_auth_names[r[i].auth]));
+		json_object_object_add(o, "limit", json_object_new_string(limits[r[i].limit]));
+		json_object_array_add(arr, o);
+	}
+	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+						     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+	return 0;
+}
+
 static int main_migrate(const struct config *cfg)
 {
 	struct db *db = db_open(cfg);
@@ -133,7 +159,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--check-config") == 0 ||
 			   strcmp(argv[i], "--validate-config") == 0 ||
 			   strcmp(argv[i], "--config-doc") == 0 ||
-			   strcmp(argv[i], "--config-env") == 0 || strcmp(argv[i], "migrate") == 0) {
+			   strcmp(argv[i], "--config-env") == 0 ||
+			   strcmp(argv[i], "--routes") == 0 || strcmp(argv[i], "migrate") == 0) {
 			mode = argv[i];
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("pixelcraft-api %s\n", PIXELCRAFT_VERSION);
@@ -151,6 +178,8 @@ int main(int argc, char **argv)
 		config_env_example(stdout);
 		return 0;
 	}
+	if (strcmp(mode, "--routes") == 0)
+		return main_routes();
 	if (env_file != NULL && *env_file != '\0' && envfile_load(env_file, err, sizeof(err)) < 0) {
 		fprintf(stderr, "config error: env file %s\n", err);
 		return 2;

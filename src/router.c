@@ -82,6 +82,7 @@ static const struct route router_table[] = {
 
 	/* the internal listener only */
 	ROUTE(HTTP_GET, "/internal/live-auth", api_live_auth, ROUTE_INTERNAL, ROUTE_LIMIT_NONE),
+	ROUTE(HTTP_GET, "/metrics", api_metrics, ROUTE_INTERNAL, ROUTE_LIMIT_NONE),
 };
 
 #define ROUTER_N (sizeof(router_table) / sizeof(router_table[0]))

@@ -11,6 +11,7 @@
 #include "cors.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "request.h"
 #include "response.h"
@@ -23,12 +24,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* spawn-fcgi passes the listening socket as fd 0 (FCGI_LISTENSOCK_FILENO) */
 #define SERVER_LISTEN_FD 0
 
 static volatile sig_atomic_t server_stopping;
+
+/* SIGALRM, once a second: interrupts an idle accept so counters get flushed */
+static void server_on_tick(int sig)
+{
+	(void)sig;
+}
 
 /*
  * SIGTERM/SIGINT/SIGUSR1: only delivered while the worker waits in FCGX_Accept_r
@@ -94,12 +102,15 @@ int server_dispatch(struct request *req, struct response *res)
 	}
 	if (st != 0)
 		return response_error(res, 404, "Not Found");
+	req->route = route;
 	st = auth_request(req, res, route->auth);
 	if (st != 0)
 		return st;
 	st = ratelimit_request(req, res, route);
-	if (st != 0)
+	if (st != 0) {
+		req->rate_limited = st == 429;
 		return st;
+	}
 	return route->handler(req, res);
 }
 
@@ -152,8 +163,8 @@ static void server_handle(struct app *app, FCGX_Request *fr)
 	if (st != 0)
 		response_error(&res, st, st == 400 ? "Malformed request path" : "Not Found");
 	/* the whole body is read before answering, even an error (see README) */
-	int bst = request_read_body(&req, (size_t)app->cfg->max_body_bytes, server_read, fr->in,
-				    &why);
+	int bst =
+	    request_read_body(&req, (size_t)app->cfg->max_body_bytes, server_read, fr->in, &why);
 	if (st == 0 && bst != 0)
 		st = response_error(&res, bst, "%s", why);
 	if (st == 0)
@@ -173,6 +184,8 @@ static void server_handle(struct app *app, FCGX_Request *fr)
 	}
 	FCGX_Finish_r(fr);
 	server_run_tasks(app);
+	metrics_request(req.route, (int)req.method, st, clock_mono_us() - req.start_us,
+			req.rate_limited);
 	server_access_log(&req, st);
 	response_free(&res);
 	request_free(&req);
@@ -183,6 +196,7 @@ int server_run(struct app *app)
 	FCGX_Request fr;
 	sigset_t term, old;
 	struct sigaction sa;
+	const struct itimerval tick = {{1, 0}, {1, 0}};
 
 	server_app = app;
 	memset(&sa, 0, sizeof(sa));
@@ -194,28 +208,42 @@ int server_run(struct app *app)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	/* no SA_RESTART: the tick must end an idle accept (FCGI_FAIL_ACCEPT_ON_INTR) */
+	sa.sa_handler = server_on_tick;
+	sa.sa_flags = 0;
+	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
 	sigaddset(&term, SIGUSR1);
+	sigaddset(&term, SIGALRM);
 	sigprocmask(SIG_BLOCK, &term, &old);
 
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, SERVER_LISTEN_FD, 0) != 0) {
+	if (metrics_init() < 0 || FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&fr, SERVER_LISTEN_FD, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_msg(LOG_ERROR, "fcgi_init_failed", "cannot initialise libfcgi");
 		return 1;
 	}
+	setitimer(ITIMER_REAL, &tick, NULL);
 	log_msg(LOG_INFO, "worker_started", "serving on the FastCGI socket");
 	while (!server_stopping) {
 		sigprocmask(SIG_UNBLOCK, &term, NULL);
 		int rc = server_stopping ? -1 : FCGX_Accept_r(&fr);
 		sigprocmask(SIG_BLOCK, &term, NULL);
+		if (rc == -EINTR && !server_stopping) {
+			metrics_flush(app, false);
+			continue;
+		}
 		if (rc < 0)
 			break;
 		server_handle(app, &fr);
 		db_idle(app->db);
+		metrics_flush(app, false);
 	}
 	FCGX_Free(&fr, 1);
+	metrics_flush(app, true); /* what this worker counted is not lost */
+	metrics_free();
 	log_msg(LOG_INFO, "worker_stopped", "%s",
 		server_stopping ? "stop signal: drained and exiting" : "accept failed, exiting");
 	return 0;

@@ -55,6 +55,33 @@ struct http *http_do(const char *method, const char *path, const char *body,
 	return http_do_at(need_env("BASE_URL"), method, path, body, headers);
 }
 
+/*
+ * RESPONSE_LOG=FILE: every response is appended as one JSON line (method,
+ * url, status, content type, body), which scripts/openapi.sh validate checks
+ * against the documented schema of its route and status.
+ */
+static void log_response(const char *method, const char *url, CURL *c, const struct http *r)
+{
+	const char *file = getenv("RESPONSE_LOG");
+	char *ctype = NULL;
+
+	if (file == NULL || *file == '\0' || r->status == 0)
+		return;
+	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "method", json_object_new_string(method));
+	json_object_object_add(o, "url", json_object_new_string(url));
+	json_object_object_add(o, "status", json_object_new_int((int)r->status));
+	json_object_object_add(o, "content_type", ctype ? json_object_new_string(ctype) : NULL);
+	json_object_object_add(o, "body", json_object_new_string_len(r->body, (int)r->len));
+	FILE *f = fopen(file, "a");
+	if (f != NULL) {
+		fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		fclose(f);
+	}
+	json_object_put(o);
+}
+
 struct http *http_do_at(const char *base, const char *method, const char *path, const char *body,
 			const char *const *headers)
 {
@@ -94,6 +121,7 @@ struct http *http_do_at(const char *base, const char *method, const char *path, 
 	r->len = b.len;
 	r->headers = h.p ? h.p : strdup("");
 	r->json = r->len ? json_tokener_parse(r->body) : NULL;
+	log_response(method, url, c, r);
 	curl_slist_free_all(list);
 	curl_easy_cleanup(c);
 	return r;
@@ -309,7 +337,8 @@ const char *host_up(int slot, const char *extra_env, int workers, char *dir, siz
 	cr_assert_not_null(mkdtemp(tmpl));
 	snprintf(dir, dirlen, "%s", tmpl);
 	snprintf(cmd, sizeof(cmd),
-		 "env -u PORT -u PG_PORT -u REDIS_PORT -u STUB_PORT -u WORKERS -u CHAT_WORKERS "
+		 "env -u PORT -u INTERNAL_PORT -u PG_PORT -u REDIS_PORT -u STUB_PORT -u WORKERS "
+		 "-u CHAT_WORKERS "
 		 "EXTRA_ENV='%s' STACK_QUIET=1 %s/scripts/stack.sh up %s --shared %s --front %s "
 		 "--workers %d --chat-workers 2 2>&1 && sed -n 's/^BASE_URL=//p' %s/stack.env",
 		 extra_env, need_env("PROJECT_ROOT"), dir, need_env("STACK_DIR"), need_env("FRONT"),

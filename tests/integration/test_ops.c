@@ -55,3 +55,37 @@ Test(ops, backup_monitor, .timeout = 60)
 {
 	run_script("monitor-backups.sh", false);
 }
+
+/* scripts/smoke-test.sh against the stack: passes; with Postgres stopped it
+ * fails and names the check. (Runs in both passes: it goes through the front end.) */
+Test(ops, smoke_test, .timeout = 120)
+{
+	char cmd[1024], *token = user_token(NULL, NULL, 600);
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "SMOKE_TOKEN=%s %s/scripts/smoke-test.sh %s 2>&1", token,
+		 need_env("PROJECT_ROOT"), need_env("BASE_URL"));
+	char *out = run_capture(cmd, &st);
+	cr_assert_eq(st, 0, "smoke test failed against a healthy stack:\n%s", out);
+	cr_assert_not_null(strstr(out, "ok    GET /api/me with SMOKE_TOKEN"), "%s", out);
+	cr_assert_not_null(strstr(out, " 0 failed"), "%s", out);
+	free(out);
+
+	cr_assert_eq(stack("pg-stop", "fast"), 0);
+	out = run_capture(cmd, &st);
+	stack("pg-start", NULL);
+	cr_assert_neq(st, 0, "smoke test passed with Postgres stopped:\n%s", out);
+	cr_assert_not_null(strstr(out, "FAIL  GET /health is healthy: status 503"), "%s", out);
+	cr_assert_not_null(strstr(out, "FAIL  POST /api/chat/message replies"), "%s", out);
+	free(out);
+	free(token);
+	/* the stack serves again */
+	struct http *r = http_get("/health/ready");
+	for (int i = 0; i < 100 && r->status != 200; i++) {
+		http_free(r);
+		usleep(100000);
+		r = http_get("/health/ready");
+	}
+	cr_assert_eq(r->status, 200);
+	http_free(r);
+}

@@ -119,4 +119,66 @@ SELECT md5('pixelcraft-fixture-notification-' || i)::uuid,
 FROM generate_series(1, :rows / 4) AS i
 ON CONFLICT (id) DO NOTHING;
 
+-- 003_business: three packages, ROWS/4 leads, subscriptions and recommendations
+INSERT INTO pricing_packages (id, name, description, price_monthly, price_yearly, features,
+                              is_active, priority, created_at)
+SELECT md5('pixelcraft-fixture-package-' || i)::uuid,
+       format('Fixture package %s «€» "quoted" ''single''', i),
+       format(E'line one\nline two \\ backslash %s', i),
+       (ARRAY[99, 299, 599.99])[i], (ARRAY[990, 2990, 5999.90])[i],
+       jsonb_build_array('pages', i, jsonb_build_object('sla', i = 3, 'note', NULL)),
+       i <> 3, i, timestamptz '2026-02-01 00:00:00+05:30' + i * interval '1 hour'
+FROM generate_series(1, 3) AS i
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO leads (id, user_id, email, first_name, last_name, company, phone, source, lead_status,
+                   lead_score, services_interested, budget_range, timeline, notes, metadata,
+                   created_at, updated_at, deleted_at)
+SELECT md5('pixelcraft-fixture-lead-' || i)::uuid,
+       CASE WHEN i % 5 = 0 THEN NULL ELSE md5('pixelcraft-fixture-' || (i % :rows + 1))::uuid END,
+       format('lead.%s+tag@example.com', i), 'Zoë', format('O''Brien-%s', i),
+       CASE WHEN i % 4 <> 0 THEN format('Pixel "Works" \ GmbH %s', i) END,
+       CASE WHEN i % 3 = 0 THEN '+49 30 1234567' END,
+       (ARRAY['website', 'chat', 'referral'])[i % 3 + 1],
+       (ARRAY['new', 'contacted', 'qualified', 'opportunity', 'customer', 'lost'])[i % 6 + 1],
+       CASE WHEN i % 7 <> 0 THEN i % 101 END,
+       ARRAY['Web Development', format('SEO «%s»', i)],
+       '$5k-20k', E'3-6 months\tQ3', CASE WHEN i % 2 = 0 THEN E'call back\nafter 5 pm' END,
+       jsonb_build_object('utm', jsonb_build_object('source', 'newsletter', 'n', i)),
+       timestamptz '2026-02-10 00:00:00-08:00' + i * interval '5 minutes',
+       timestamptz '2026-02-10 00:00:00-08:00' + i * interval '5 minutes' + interval '1 day',
+       CASE WHEN i % 13 = 0 THEN timestamptz '2026-03-01 00:00:00+00' END
+FROM generate_series(1, :rows / 4) AS i
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO user_subscriptions (id, user_id, package_id, status, billing_cycle, original_price,
+                                discount_amount, final_price, start_date, end_date, created_at,
+                                updated_at)
+SELECT md5('pixelcraft-fixture-subscription-' || i)::uuid,
+       md5('pixelcraft-fixture-' || (i % :rows + 1))::uuid,
+       CASE WHEN i % 9 <> 0 THEN md5('pixelcraft-fixture-package-' || (i % 3 + 1))::uuid END,
+       (ARRAY['active', 'cancelled', 'expired', 'pending', 'paused'])[i % 5 + 1],
+       CASE WHEN i % 4 = 0 THEN 'yearly' ELSE 'monthly' END,
+       299.00, (i % 30)::numeric / 10, 299.00 - (i % 30)::numeric / 10,
+       timestamptz '2026-02-15 09:30:00+01:00' + i * interval '7 minutes',
+       CASE WHEN i % 5 IN (1, 2)
+            THEN timestamptz '2026-03-15 09:30:00+01:00' + i * interval '7 minutes' END,
+       timestamptz '2026-02-15 09:30:00+01:00' + i * interval '7 minutes',
+       timestamptz '2026-02-16 09:30:00+01:00' + i * interval '7 minutes'
+FROM generate_series(1, :rows / 4) AS i
+ON CONFLICT (id) DO NOTHING;
+
+-- a lead's, a conversation's, or both
+INSERT INTO service_recommendations (id, lead_id, conversation_id, service_name, confidence, status,
+                                     created_at)
+SELECT md5('pixelcraft-fixture-recommendation-' || i)::uuid,
+       CASE WHEN i % 3 <> 0 THEN md5('pixelcraft-fixture-lead-' || i)::uuid END,
+       CASE WHEN i % 3 <> 1 THEN md5('pixelcraft-fixture-conversation-' || i)::uuid END,
+       (ARRAY['Web Development', 'SEO "Optimization"', E'Brand\\Design', 'E-commerce ü'])[i % 4 + 1],
+       (i % 101)::numeric / 100,
+       (ARRAY['suggested', 'accepted', 'rejected'])[i % 3 + 1],
+       timestamptz '2026-02-20 00:00:00+00' + i * interval '3 minutes'
+FROM generate_series(1, :rows / 4) AS i
+ON CONFLICT (id) DO NOTHING;
+
 COMMIT;

@@ -40,7 +40,7 @@ Test(jsonbody, duplicate_key_is_named)
 
 Test(jsonbody, depth_is_limited)
 {
-	char deep[200] = "";
+	char deep[256] = ""; /* 40 * 5 + 1 + 40 + 1 bytes */
 	for (int i = 0; i < 40; i++)
 		strcat(deep, "{\"a\":");
 	strcat(deep, "1");

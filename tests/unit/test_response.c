@@ -11,7 +11,12 @@ static char *render(struct response *res, int status, size_t *len)
 {
 	struct request req = {0};
 	strcpy(req.id, "rid-1");
-	return response_render(res, &req, status, false, len);
+	char *out = response_render(res, &req, status, false, len);
+	/* the rendering is *len bytes, not a C string: terminate it for strstr */
+	char *s = out ? realloc(out, *len + 1) : NULL;
+	if (s != NULL)
+		s[*len] = '\0';
+	return s;
 }
 
 Test(response, error_body_shape)

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# sanitize.sh: the memory and undefined-behaviour checks of `make test`.
+#
+#   scripts/sanitize.sh unit          unit tests built with ASan+UBSan (build/asan)
+#   scripts/sanitize.sh valgrind      unit tests (normal build) under valgrind
+#   scripts/sanitize.sh integration   one integration pass through nginx against a
+#                                     stack whose workers are the ASan+UBSan build
+#   scripts/sanitize.sh all           the three, in that order
+#
+# Any sanitizer report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer)
+# or valgrind error (invalid access, uninitialised value, definitely or
+# indirectly lost memory) fails the run. Criterion runs each test in a child
+# process and ignores how that child exits after its test, so the reports are
+# read from the output and log files, not from exit codes.
+#
+# TEST_FILTER restricts the Criterion tests (as in scripts/test.sh);
+# KEEP_STACK=1 keeps the integration stack's directory.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+ASAN_BUILD=${ASAN_BUILD:-build/asan}
+what=${1:-all}
+failed=0
+stack_dir=""
+
+# halt at the first error; leaks are checked at every exit
+export ASAN_OPTIONS=${SANITIZE_ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1:print_summary=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1}
+export UBSAN_OPTIONS=${SANITIZE_UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:print_summary=1}
+# library leaks that are not ours, if any, are listed (with the reason) here
+if [[ -f $ROOT/tests/lsan.supp ]]; then
+	export LSAN_OPTIONS=${SANITIZE_LSAN_OPTIONS:-suppressions=$ROOT/tests/lsan.supp:print_suppressions=0}
+fi
+VG_SUPP=()
+[[ -f $ROOT/tests/valgrind.supp ]] && VG_SUPP=(--suppressions="$ROOT/tests/valgrind.supp")
+
+REPORT_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|AddressSanitizer:DEADLYSIGNAL|runtime error:|SUMMARY: UndefinedBehaviorSanitizer|WARNING: AddressSanitizer failed'
+
+section() { printf '\n==== %s\n' "$*"; }
+
+cleanup() {
+	if [[ -n $stack_dir ]]; then
+		STACK_QUIET=1 scripts/stack.sh down "$stack_dir" >/dev/null 2>&1
+		[[ -n ${KEEP_STACK:-} ]] || rm -rf "$stack_dir"
+	fi
+}
+trap cleanup EXIT INT TERM
+
+build_asan() {
+	make -s asan ASAN_BUILD="$ASAN_BUILD" >&2 || { echo "sanitize: ASan build failed" >&2; exit 1; }
+}
+
+# Prints the sanitizer reports found in the given files; true when there are none.
+no_reports() {
+	local f found=0
+	for f in "$@"; do
+		[[ -s $f ]] || continue
+		if grep -qE "$REPORT_RE" "$f"; then
+			found=1
+			echo "sanitize: reports in $f:" >&2
+			grep -E -A14 "$REPORT_RE" "$f" | head -n 60 >&2
+		fi
+	done
+	return $found
+}
+
+unit() {
+	section "unit tests with ASan+UBSan ($ASAN_BUILD/unit-tests)"
+	build_asan
+	local log start=$SECONDS
+	log=$(mktemp /tmp/pixelcraft-asan-unit.XXXXXX)
+	"$ASAN_BUILD"/unit-tests --jobs 2 ${TEST_FILTER:+--filter "$TEST_FILTER"} >"$log" 2>&1
+	local rc=$?
+	tail -n 1 "$log"
+	if ((rc != 0)) || ! no_reports "$log"; then
+		grep -E '^\[(FAIL|----)\]' "$log" | head -n 40
+		echo "sanitize: ASan unit tests FAILED (log: $log)"
+		failed=1
+		return
+	fi
+	echo "sanitize: ASan unit tests clean ($((SECONDS - start)) s)"
+	rm -f "$log"
+}
+
+valgrind_unit() {
+	section "unit tests under valgrind (build/unit-tests)"
+	make -s build/unit-tests >&2 || { echo "sanitize: build failed" >&2; exit 1; }
+	local dir start=$SECONDS
+	dir=$(mktemp -d /tmp/pixelcraft-valgrind-unit.XXXXXX)
+	# Criterion forks and re-executes the runner for each test: follow those
+	# (--trace-children), not the helpers tests run (openssl, shells). -q: a
+	# log file stays empty unless valgrind found something.
+	valgrind -q --trace-children=yes --trace-children-skip='/usr/*,/bin/*,*.sh' \
+		--leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--show-leak-kinds=definite,indirect --error-exitcode=1 \
+		"${VG_SUPP[@]}" --log-file="$dir/vg.%p.log" \
+		build/unit-tests --jobs 1 ${TEST_FILTER:+--filter "$TEST_FILTER"} >"$dir/out.log" 2>&1
+	local rc=$? bad=()
+	tail -n 1 "$dir/out.log"
+	for f in "$dir"/vg.*.log; do
+		[[ -s $f ]] && bad+=("$f")
+	done
+	if ((rc != 0 || ${#bad[@]})); then
+		((${#bad[@]})) && head -n 60 "${bad[@]}"
+		grep -E '^\[(FAIL|----)\]' "$dir/out.log" | head -n 40
+		echo "sanitize: valgrind unit tests FAILED (logs: $dir)"
+		failed=1
+		return
+	fi
+	echo "sanitize: valgrind clean: $(ls "$dir"/vg.*.log | wc -l) processes, no error, no leak ($((SECONDS - start)) s)"
+	rm -rf "$dir"
+}
+
+integration() {
+	section "integration tests through nginx, workers built with ASan+UBSan"
+	make -s all build/integration-tests >&2 || { echo "sanitize: build failed" >&2; exit 1; }
+	build_asan
+	local start=$SECONDS
+	stack_dir=$(mktemp -d /tmp/pixelcraft-asan.XXXXXX)
+	# Every instrumented process (the workers run as the pixelcraft user, the
+	# command-line runs of the tests as root, other hosts the tests start)
+	# writes its reports to its own file here rather than into the logs.
+	local reports=$stack_dir/sanitizer
+	mkdir -p "$reports" && chmod 1777 "$reports"
+	export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/asan"
+	export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/ubsan"
+	export PIXELCRAFT_BIN=$ROOT/$ASAN_BUILD/pixelcraft-api
+	if ! EXTRA_ENV="MODEL_HEALTH_INTERVAL=1 RATE_LIMIT_DEFAULT=100000/minute" STACK_QUIET=1 \
+		scripts/stack.sh up "$stack_dir" --front nginx --stub --workers 4 --chat-workers 32; then
+		echo "sanitize: stack did not start; logs:" >&2
+		tail -n 20 "$stack_dir"/log/*.log >&2
+		KEEP_STACK=1
+		failed=1
+		return
+	fi
+	# the workers really are the instrumented build and see the options
+	local pid
+	pid=$(scripts/stack.sh pool-pids "$stack_dir" api | head -n 1)
+	if [[ -z $pid || $(readlink "/proc/$pid/exe") != "$PIXELCRAFT_BIN" ]] ||
+		! tr '\0' '\n' <"/proc/$pid/environ" | grep -q '^ASAN_OPTIONS=.*log_path='; then
+		echo "sanitize: the workers are not $PIXELCRAFT_BIN with ASAN_OPTIONS" >&2
+		failed=1
+	fi
+	(
+		set -a
+		. "$stack_dir/stack.env"
+		PROJECT_ROOT=$ROOT
+		set +a
+		build/integration-tests --jobs 1 --verbose ${TEST_FILTER:+--filter "$TEST_FILTER"}
+	) >"$stack_dir/log/integration.out" 2>&1
+	local rc=$?
+	tail -n 1 "$stack_dir/log/integration.out"
+	# a graceful stop: each worker returns from main, so LeakSanitizer checks it
+	STACK_QUIET=1 scripts/stack.sh pool-stop "$stack_dir" >/dev/null 2>&1
+	if ((rc != 0)); then
+		grep -E '^\[(FAIL|----)\]' "$stack_dir/log/integration.out" | head -n 40
+		echo "sanitize: integration tests FAILED with the ASan workers"
+		failed=1
+		KEEP_STACK=1
+	fi
+	if ! no_reports "$reports"/* "$stack_dir"/log/api.log; then
+		echo "sanitize: sanitizer reports from the workers (kept in $stack_dir)"
+		failed=1
+		KEEP_STACK=1
+	else
+		echo "sanitize: no sanitizer report from $(ls "$reports" | wc -l) report files and" \
+			"$(grep -c '"event":"worker_stopped"' "$stack_dir/log/api.log") worker exits" \
+			"($((SECONDS - start)) s)"
+	fi
+	[[ -n ${KEEP_STACK:-} ]] && echo "(stack kept in $stack_dir)"
+}
+
+case $what in
+unit) unit ;;
+valgrind) valgrind_unit ;;
+integration) integration ;;
+all)
+	unit
+	valgrind_unit
+	integration
+	;;
+*)
+	echo "usage: sanitize.sh unit|valgrind|integration|all" >&2
+	exit 2
+	;;
+esac
+exit $failed
