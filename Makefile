@@ -23,7 +23,7 @@ UNIT_BIN  := $(BUILD)/unit-tests
 INTEG_SRCS := $(wildcard tests/integration/*.c) tests/tools/token.c tests/tools/livesub.c
 INTEG_BIN  := $(BUILD)/integration-tests
 
-.PHONY: all deps run stop test unit integration bench docs docs-site npm format format-check clean
+.PHONY: all deps run stop test unit integration bench load-test faults docs docs-site npm format format-check clean
 
 all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/pc-token $(BUILD)/live-load
 
@@ -115,6 +115,16 @@ integration: $(BIN) $(INTEG_BIN)
 bench: deps
 	$(MAKE) all
 	scripts/bench.sh
+
+# The load-test suite (not part of make test): report and plots in build/load-test/.
+load-test: deps
+	$(MAKE) all
+	scripts/load-test.sh
+
+# Eight faults under chat load, with the nothing-lost checks (make test runs three, short).
+faults: deps
+	$(MAKE) all
+	scripts/faults.sh
 
 docs: $(BIN)
 	scripts/docs.sh

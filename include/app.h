@@ -13,6 +13,7 @@ struct kv;
 struct live;
 struct llm;
 struct models;
+struct sentry;
 
 struct app {
 	const struct config *cfg;
@@ -20,6 +21,8 @@ struct app {
 	struct kv *kv;
 	struct llm *llm;
 	struct live *live;
+	/* error reporting; NULL when SENTRY_DSN is empty */
+	struct sentry *sentry;
 	struct models *models; /* the model registry (borrowed from main) */
 	const char *system_prompt; /* SYSTEM_PROMPT_FILE's text (borrowed from main) */
 	int64_t started_wall_ms;

@@ -25,8 +25,7 @@ struct kv;
  * Writes the key of (endpoint, scope, params) into buf (CACHE_KEY_MAX
  * bytes). params longer than 96 bytes are replaced by their hash.
  */
-void cache_key(char *buf, size_t len, const char *endpoint, const char *scope,
-	       const char *params);
+void cache_key(char *buf, size_t len, const char *endpoint, const char *scope, const char *params);
 
 /*
  * The cached answer under key, from the worker's copies or Redis: 1 and a

@@ -103,6 +103,10 @@ struct config {
 
 	/* analytics */
 	int analytics_cache_seconds; /* 0: no response cache */
+
+	/* error reporting */
+	char *sentry_dsn;	  /* NULL: off */
+	char *sentry_environment; /* the events' environment */
 };
 
 /* One problem found while loading; the list is owned by the config. */

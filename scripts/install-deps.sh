@@ -13,7 +13,7 @@ PACKAGES=(
 	spawn-fcgi multiwatch nginx libnginx-mod-nchan lighttpd
 	postgresql redis-server redis-tools
 	# test and measure
-	curl wrk bc openssl systemd python3-jwt iproute2 gnupg jq
+	curl wrk bc openssl systemd python3-jwt iproute2 gnupg jq gnuplot-nox
 	# API docs (Swagger UI, ReDoc and their checks come from npm) and the browser test
 	nodejs chromium
 )

@@ -70,8 +70,9 @@ write_lua() {
 			{"GET", "/api/chat/history/" .. conv .. "?limit=5"},
 		}
 		local reqs = {}
-		local i, n, counts = 0, 0, {}
 		local threads = {}
+		-- globals: done() reads them from the thread with thread:get()
+		i, n, counts = 0, 0, {}
 		function setup(thread)
 			table.insert(threads, thread)
 		end
@@ -88,7 +89,11 @@ write_lua() {
 			n = n + 1
 			local k = tostring(status)
 			counts[k] = (counts[k] or 0) + 1
-			if n >= limit then
+			if n == limit then
+				-- wrk waits for its -d duration: the script then sends SIGINT
+				local f = io.open(os.getenv("MEMCHECK_DONE_FILE"), "w")
+				f:write("done\n")
+				f:close()
 				wrk.thread:stop()
 			end
 		end
@@ -114,9 +119,20 @@ write_lua() {
 
 # Runs n requests of the mix through the front end; prints wrk's summary line.
 load() {
-	local n=$1 out
-	out=$(MEMCHECK_TOKEN=$TOKEN MEMCHECK_CONVERSATION=$CONV MEMCHECK_LIMIT=$n \
-		wrk -t1 -c"$CONNECTIONS" -d3600s --timeout 120s -s "$dir/memcheck.lua" "$BASE_URL" 2>&1)
+	local n=$1 out flag=$dir/wrk.done pid
+	rm -f "$flag"
+	MEMCHECK_TOKEN=$TOKEN MEMCHECK_CONVERSATION=$CONV MEMCHECK_LIMIT=$n MEMCHECK_DONE_FILE=$flag \
+		wrk -t1 -c"$CONNECTIONS" -d3600s --timeout 120s -s "$dir/memcheck.lua" "$BASE_URL" \
+		>"$dir/wrk.out" 2>&1 &
+	pid=$!
+	# wrk runs until its duration ends or SIGINT: stop it once the script
+	# has seen n responses (or wrk ended by itself)
+	while kill -0 "$pid" 2>/dev/null && [[ ! -f $flag ]]; do
+		sleep 0.2
+	done
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid"
+	out=$(cat "$dir/wrk.out")
 	local line
 	line=$(grep '^responses ' <<<"$out")
 	[[ -n $line ]] || { echo "$out" >&2; die "wrk printed no summary"; }

@@ -26,12 +26,19 @@ start)
 		args+=(--stub)
 	fi
 	"$ROOT/scripts/stack.sh" up "$DIR" "${args[@]}"
+	# the demo data set for the analytics dashboard (this private database
+	# only; production never loads it)
+	"$ROOT/scripts/stack.sh" psql "$DIR" -q -f "$ROOT/ops/sql/demo-data.sql"
 	# shellcheck disable=SC1091
 	. "$DIR/stack.env"
 	cat <<-EOF
 
 		PixelCraft API is running: $BASE_URL
 		  health:    curl -s $BASE_URL/health
+		  API docs:  $BASE_URL/docs (Swagger UI), $BASE_URL/redoc, $BASE_URL/openapi.json
+		  metrics:   curl -s http://127.0.0.1:$INTERNAL_PORT/metrics (internal listener)
+		  smoke:     scripts/smoke-test.sh $BASE_URL
+		  analytics: demo data loaded; a demo admin is de300000-0000-4000-8000-000000000001
 		  LLM:       $llm
 		  logs:      $DIR/log/api.log (JSON lines), $DIR/log/nginx-error.log
 		  config:    $DIR/pixelcraft.env (generated secrets)

@@ -29,51 +29,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define API_AN_DAY_MS (86400LL * 1000)
-#define API_AN_MAX_DAYS 366
+#define API_AN_DAY_MS	    (86400LL * 1000)
+#define API_AN_MAX_DAYS	    366
 #define API_AN_DEFAULT_DAYS 30
 
 /* The optional inputs of a report (bits of api_analytics_route.uses). */
-#define AN_AGG 0x01     /* aggregation shapes the answer */
-#define AN_PAGE 0x02    /* limit and offset shape the answer */
-#define AN_STATUS 0x04  /* filter `status`, one of .statuses */
+#define AN_AGG	   0x01 /* aggregation shapes the answer */
+#define AN_PAGE	   0x02 /* limit and offset shape the answer */
+#define AN_STATUS  0x04 /* filter `status`, one of .statuses */
 #define AN_PACKAGE 0x08 /* filter `package_id`, a UUID */
 #define AN_CHANNEL 0x10 /* filter `channel`, a name */
-#define AN_AGENT 0x20   /* filter `agent_type`, a name */
+#define AN_AGENT   0x20 /* filter `agent_type`, a name */
 
 static const char *const api_an_aggregations[] = {"daily", "weekly", NULL};
 static const char *const api_an_subscription_statuses[] = {"active",  "cancelled", "expired",
-							   "pending", "paused",    NULL};
-static const char *const api_an_conversation_statuses[] = {"active", "completed", "archived",
-							   NULL};
+							   "pending", "paused",	   NULL};
+static const char *const api_an_conversation_statuses[] = {"active", "completed", "archived", NULL};
 
 /* How a route answers. */
 struct api_analytics_route {
-	const char *cache;   /* endpoint name in the cache key; NULL: never cached */
-	unsigned uses;       /* AN_* */
+	const char *cache; /* endpoint name in the cache key; NULL: never cached */
+	unsigned uses;	   /* AN_* */
 	const char *const *statuses;
 	bool items_as_array; /* {"total","items"} goes out as the items with X-Total-Count */
 };
 
 static const struct api_analytics_route api_an_routes[DB_AN__MAX] = {
-	[DB_AN_LEADS_SUMMARY] = {"leads/summary", 0, NULL, false},
-	[DB_AN_LEADS_TRENDS] = {NULL, AN_AGG, NULL, false},
-	[DB_AN_REVENUE_SUMMARY] = {"revenue/summary", 0, NULL, false},
-	[DB_AN_REVENUE_BY_PACKAGE] = {NULL, 0, NULL, false},
-	[DB_AN_SUBSCRIPTION_TRENDS] = {NULL, AN_AGG, NULL, false},
-	[DB_AN_CUSTOMER_LTV] = {NULL, AN_PAGE, NULL, true},
-	[DB_AN_SUBSCRIPTIONS_LIST] = {NULL, AN_PAGE | AN_STATUS | AN_PACKAGE,
-				      api_an_subscription_statuses, false},
-	[DB_AN_CONVERSATIONS_SUMMARY] = {"conversations/summary", 0, NULL, false},
-	[DB_AN_CONVERSATIONS_TRENDS] = {NULL, AN_AGG | AN_STATUS | AN_CHANNEL,
-					api_an_conversation_statuses, false},
-	[DB_AN_CONVERSATIONS_LIST] = {NULL, AN_PAGE | AN_STATUS | AN_CHANNEL,
-				      api_an_conversation_statuses, false},
-	[DB_AN_MODELS_METRICS] = {NULL, 0, NULL, false},
-	[DB_AN_AGENTS_SUMMARY] = {"agents/summary", 0, NULL, false},
-	[DB_AN_AGENTS_TRENDS] = {NULL, AN_AGG | AN_AGENT, NULL, false},
-	[DB_AN_AGENTS_LOGS] = {NULL, AN_PAGE | AN_AGENT, NULL, false},
-	[DB_AN_SERVICES_RECOMMENDATIONS] = {NULL, 0, NULL, false},
+    [DB_AN_LEADS_SUMMARY] = {"leads/summary", 0, NULL, false},
+    [DB_AN_LEADS_TRENDS] = {NULL, AN_AGG, NULL, false},
+    [DB_AN_REVENUE_SUMMARY] = {"revenue/summary", 0, NULL, false},
+    [DB_AN_REVENUE_BY_PACKAGE] = {NULL, 0, NULL, false},
+    [DB_AN_SUBSCRIPTION_TRENDS] = {NULL, AN_AGG, NULL, false},
+    [DB_AN_CUSTOMER_LTV] = {NULL, AN_PAGE, NULL, true},
+    [DB_AN_SUBSCRIPTIONS_LIST] = {NULL, AN_PAGE | AN_STATUS | AN_PACKAGE,
+				  api_an_subscription_statuses, false},
+    [DB_AN_CONVERSATIONS_SUMMARY] = {"conversations/summary", 0, NULL, false},
+    [DB_AN_CONVERSATIONS_TRENDS] = {NULL, AN_AGG | AN_STATUS | AN_CHANNEL,
+				    api_an_conversation_statuses, false},
+    [DB_AN_CONVERSATIONS_LIST] = {NULL, AN_PAGE | AN_STATUS | AN_CHANNEL,
+				  api_an_conversation_statuses, false},
+    [DB_AN_MODELS_METRICS] = {NULL, 0, NULL, false},
+    [DB_AN_AGENTS_SUMMARY] = {"agents/summary", 0, NULL, false},
+    [DB_AN_AGENTS_TRENDS] = {NULL, AN_AGG | AN_AGENT, NULL, false},
+    [DB_AN_AGENTS_LOGS] = {NULL, AN_PAGE | AN_AGENT, NULL, false},
+    [DB_AN_SERVICES_RECOMMENDATIONS] = {NULL, 0, NULL, false},
 };
 
 /* A request's validated inputs. */
@@ -95,14 +94,16 @@ static bool api_analytics_name(struct request *req, struct response *res, const 
 	*out = NULL;
 	if (rc == 0)
 		return true;
-	if (rc == 1) {
-		for (; v[n] && n <= max; n++)
-			if (!(isalnum((unsigned char)v[n]) || strchr("_.-", v[n])))
-				break;
-		if (n >= 1 && n <= max && v[n] == '\0') {
-			*out = v;
-			return true;
-		}
+	if (rc < 0) {
+		response_field_error(res, name, "is malformed or given more than once");
+		return false;
+	}
+	for (; v[n] && n <= max; n++)
+		if (!(isalnum((unsigned char)v[n]) || strchr("_.-", v[n])))
+			break;
+	if (n >= 1 && n <= max && v[n] == '\0') {
+		*out = v;
+		return true;
 	}
 	snprintf(msg, sizeof(msg), "must be 1 to %zu letters, digits or _.-", max);
 	response_field_error(res, name, msg);
@@ -130,8 +131,8 @@ static int api_analytics_input(struct request *req, struct response *res,
 	bool dates = query_time(req, res, "start_date", &in->start_ms, &has_start);
 
 	dates = query_time(req, res, "end_date", &in->end_ms, &has_end) && dates;
-	bool ok = query_enum(req, res, "aggregation", api_an_aggregations, "daily",
-			     &in->q.aggregation);
+	bool ok =
+	    query_enum(req, res, "aggregation", api_an_aggregations, "daily", &in->q.aggregation);
 	ok = query_int(req, res, "limit", 50, 1, 100, &limit) && ok;
 	ok = query_int(req, res, "offset", 0, 0, 1000000, &offset) && ok;
 	if (rt->uses & AN_STATUS)

@@ -8,6 +8,7 @@
 #include "kv.h"
 #include "live.h"
 #include "llm.h"
+#include "sentry.h"
 
 #include <string.h>
 
@@ -27,6 +28,7 @@ int app_open(struct app *app, const struct config *cfg, struct models *models)
 	app->kv = kv_open(cfg);
 	app->llm = llm_open(cfg);
 	app->live = live_open(cfg);
+	app->sentry = sentry_open(cfg, app->version); /* NULL: off (never fatal) */
 	if (app->db == NULL || app->kv == NULL || app->llm == NULL || app->live == NULL) {
 		app_close(app);
 		return -1;
@@ -40,5 +42,6 @@ void app_close(struct app *app)
 	kv_close(app->kv);
 	llm_close(app->llm);
 	live_close(app->live);
+	sentry_close(app->sentry);
 	memset(app, 0, sizeof(*app));
 }

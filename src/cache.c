@@ -25,7 +25,7 @@
 /* Longest parameter text kept verbatim in a key. */
 #define CACHE_PARAMS_VERBATIM 96
 /* The worker's own copies: slots, and the largest answer kept there. */
-#define CACHE_MEMO_SLOTS 64
+#define CACHE_MEMO_SLOTS     64
 #define CACHE_MEMO_MAX_BYTES 65536
 
 struct cache_memo {
@@ -45,8 +45,7 @@ static uint64_t cache_hash(const char *s)
 	return h;
 }
 
-void cache_key(char *buf, size_t len, const char *endpoint, const char *scope,
-	       const char *params)
+void cache_key(char *buf, size_t len, const char *endpoint, const char *scope, const char *params)
 {
 	if (strlen(params) <= CACHE_PARAMS_VERBATIM)
 		snprintf(buf, len, "pc:cache:%s:%s:%s", endpoint, scope, params);

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "sentry.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -33,6 +34,7 @@ enum config_kind {
 	CK_ORIGINS,  /* comma-separated CORS origins or "*" */
 	CK_RATE,     /* N/second|minute|hour|day */
 	CK_CIDRS,    /* comma-separated addresses or networks */
+	CK_SENTRY_DSN, /* empty, or scheme://PUBLIC_KEY@HOST[:PORT]/PROJECT_ID */
 };
 
 struct config_var {
@@ -150,6 +152,13 @@ static const struct config_var config_vars[] = {
 	{"ANALYTICS_CACHE_SECONDS", CK_INT, "60", 0, 86400, NULL, 0, F(analytics_cache_seconds),
 	 "how long analytics summaries are cached in Redis, per caller scope and parameters "
 	 "(0: not cached)"},
+	{"SENTRY_DSN", CK_SENTRY_DSN, "", 0, 0, NULL, 0, F(sentry_dsn),
+	 "Sentry DSN (scheme://PUBLIC_KEY@HOST[:PORT]/PROJECT_ID): every 5xx answer is reported "
+	 "to its envelope endpoint after the response (method, route pattern, status, detail, "
+	 "request id; never bodies, tokens or personal data), at most one per route and status a "
+	 "minute and 10 a minute per worker; empty: off"},
+	{"SENTRY_ENVIRONMENT", CK_STRING, "production", 1, 64, NULL, 0, F(sentry_environment),
+	 "the `environment` of the events sent to Sentry"},
 };
 
 #define CONFIG_NVARS (sizeof(config_vars) / sizeof(config_vars[0]))
@@ -241,6 +250,18 @@ char *config_mask_url(const char *url)
 		copy = masked;
 	}
 	return copy;
+}
+
+/* A Sentry DSN with its key replaced by "***" (the key lets anyone send events). */
+static void config_mask_dsn(const char *v, char *out, size_t len)
+{
+	const char *scheme = strstr(v, "://");
+	const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+
+	if (at == NULL)
+		snprintf(out, len, "%s", v);
+	else
+		snprintf(out, len, "%.*s***%s", (int)(scheme + 3 - v), v, at);
 }
 
 static int config_parse_pg(const char *v)
@@ -627,6 +648,18 @@ static void config_load_var(struct config *cfg, const struct config_var *var,
 			config_fail(el, var->name,
 				    "comma-separated IP addresses or networks (10.0.0.0/8, ::1)", bad);
 		return;
+	case CK_SENTRY_DSN: {
+		static const char form[] = "empty, or http[s]://PUBLIC_KEY@HOST[:PORT]/PROJECT_ID";
+		struct sentry_dsn dsn;
+		if (*v != '\0' && sentry_dsn_parse(v, &dsn) < 0) {
+			char masked[1024];
+			config_mask_dsn(v, masked, sizeof(masked));
+			config_fail(el, var->name, form, masked);
+			return;
+		}
+		*(char **)(base + var->off) = *v ? strdup(v) : NULL;
+		return;
+	}
 	case CK_RATE:
 		if (config_parse_rate(v, (struct config_rate *)(void *)(base + var->off), var->min,
 				      var->max) < 0) {
@@ -668,7 +701,8 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < CONFIG_NVARS; i++) {
 		const struct config_var *var = &config_vars[i];
 		if (var->kind == CK_STRING || var->kind == CK_SECRET || var->kind == CK_PG_URL ||
-		    var->kind == CK_REDIS_URL || var->kind == CK_HTTP_URL)
+		    var->kind == CK_REDIS_URL || var->kind == CK_HTTP_URL ||
+		    var->kind == CK_SENTRY_DSN)
 			free(*(char **)((char *)cfg + var->off));
 	}
 	free(cfg->redis_host);
@@ -704,6 +738,10 @@ void config_print(const struct config *cfg, FILE *out)
 			char *masked = config_mask_url(v);
 			fprintf(out, "  %-26s %s%s\n", var->name, masked ? masked : "", source);
 			free(masked);
+		} else if (var->kind == CK_SENTRY_DSN) {
+			char masked[1024];
+			config_mask_dsn(v, masked, sizeof(masked));
+			fprintf(out, "  %-26s %s%s\n", var->name, masked, source);
 		} else {
 			fprintf(out, "  %-26s %s%s\n", var->name, v, source);
 		}

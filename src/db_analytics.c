@@ -19,9 +19,12 @@
 #include "db_priv.h"
 #include "log.h"
 
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The SQL is laid out as SQL, not as clang-format would. */
+/* clang-format off */
 
 /* The parts of the SQL every report repeats. */
 #define AN_RANGE(col) " " col " >= $1::timestamptz AND " col " < $2::timestamptz"
@@ -255,6 +258,7 @@ static struct db_analytics_stmt db_analytics_stmts[DB_AN__MAX] = {
 		" GROUP BY s.service_name) r",
 		0}, "SEU"},
 };
+/* clang-format on */
 
 /*
  * Removes the white space json_build_object puts between tokens (outside
@@ -283,8 +287,8 @@ static void db_analytics_compact(char *s)
 	*out = '\0';
 }
 
-int db_analytics(struct db *db, enum db_analytics_report report,
-		 const struct db_analytics_query *q, char **json)
+int db_analytics(struct db *db, enum db_analytics_report report, const struct db_analytics_query *q,
+		 char **json)
 {
 	struct db_analytics_stmt *s;
 	const char *params[16];
@@ -297,20 +301,15 @@ int db_analytics(struct db *db, enum db_analytics_report report,
 	s = &db_analytics_stmts[report];
 	snprintf(limit, sizeof(limit), "%d", q->limit);
 	snprintf(offset, sizeof(offset), "%d", q->offset);
+	/* the letters of db_analytics_stmt.params and their values */
+	static const char letters[] = "SEUALOTPCG";
+	const char *values[] = {q->start, q->end,    q->user_id,    q->aggregation, limit,
+				offset,	  q->status, q->package_id, q->channel,	    q->agent_type};
 	for (const char *p = s->params; *p && n < 16; p++) {
-		switch (*p) {
-		case 'S': params[n++] = q->start; break;
-		case 'E': params[n++] = q->end; break;
-		case 'U': params[n++] = q->user_id; break;
-		case 'A': params[n++] = q->aggregation; break;
-		case 'L': params[n++] = limit; break;
-		case 'O': params[n++] = offset; break;
-		case 'T': params[n++] = q->status; break;
-		case 'P': params[n++] = q->package_id; break;
-		case 'C': params[n++] = q->channel; break;
-		case 'G': params[n++] = q->agent_type; break;
-		default: return -1;
-		}
+		const char *at = strchr(letters, *p);
+		if (at == NULL)
+			return -1;
+		params[n++] = values[at - letters];
 	}
 	PGresult *res = db_exec(db, &s->st, n, params);
 	if (res == NULL)

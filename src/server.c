@@ -16,6 +16,7 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
+#include "sentry.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
@@ -187,6 +188,7 @@ static void server_handle(struct app *app, FCGX_Request *fr)
 	metrics_request(req.route, (int)req.method, st, clock_mono_us() - req.start_us,
 			req.rate_limited);
 	server_access_log(&req, st);
+	sentry_report(app->sentry, &req, st, res.detail); /* 5xx; after the log's duration */
 	response_free(&res);
 	request_free(&req);
 }

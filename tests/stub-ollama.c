@@ -14,6 +14,15 @@
  *   POST /_stub/reset  back to all-ok, counters cleared
  *   GET  /_stub/stats  {"models":{TAG:{"requests","streams_aborted","last_request"}}}
  *
+ * It also stands in for Sentry's envelope endpoint (SENTRY_DSN
+ * http://KEY@127.0.0.1:PORT/ID), keeping the last STUB_MAX_ENVELOPES:
+ *   POST /api/<digits>/envelope/   stored (X-Sentry-Auth, Content-Type, body); 200
+ *   GET  /_stub/envelopes          {"envelopes":[{"url","auth","content_type","body"}]},
+ *                                  oldest first
+ *   POST /_stub/sentry  {"mode":"ok|fail|hang|limit"}: answer 200, 500, nothing for
+ *                       up to 10 s (a reset ends it), or 429 with Retry-After: 1
+ *   POST /_stub/reset   also clears the envelopes and sets the mode back to ok
+ *
  * The reply to a chat is "Echo: <last user message>", optionally padded to
  * `words` words, so tests can tell what the model was sent.
  */
@@ -48,6 +57,16 @@ static struct stub_model stub_models[STUB_MAX_MODELS];
 static int stub_nmodels;
 static bool stub_tags_fail;
 static volatile int stub_generation; /* bumped by reset: releases hangs */
+
+/* Sentry envelopes received, a ring of the last ones. */
+#define STUB_MAX_ENVELOPES 64
+struct stub_envelope {
+	char *url, *auth, *content_type, *body;
+};
+enum stub_sentry_mode { SENTRY_OK, SENTRY_FAIL, SENTRY_HANG, SENTRY_LIMIT };
+static struct stub_envelope stub_envelopes[STUB_MAX_ENVELOPES];
+static long stub_nenvelopes; /* received since the last reset */
+static enum stub_sentry_mode stub_sentry_mode;
 
 static struct stub_model *stub_find(const char *tag, bool create)
 {
@@ -306,6 +325,93 @@ static enum MHD_Result stub_chat(struct MHD_Connection *c, const char *body)
 	return stub_json(c, 200, o);
 }
 
+static void stub_envelopes_clear(void)
+{
+	for (int i = 0; i < STUB_MAX_ENVELOPES; i++) {
+		struct stub_envelope *e = &stub_envelopes[i];
+		free(e->url);
+		free(e->auth);
+		free(e->content_type);
+		free(e->body);
+		memset(e, 0, sizeof(*e));
+	}
+	stub_nenvelopes = 0;
+}
+
+/* POST /api/<digits>/envelope/ */
+static bool stub_is_envelope_url(const char *url)
+{
+	const char *p = url + 5;
+
+	if (strncmp(url, "/api/", 5) != 0 || *p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return strcmp(p, "/envelope/") == 0;
+}
+
+static enum MHD_Result stub_envelope(struct MHD_Connection *c, const char *url, const char *body)
+{
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Sentry-Auth");
+	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+
+	pthread_mutex_lock(&stub_lock);
+	struct stub_envelope *e = &stub_envelopes[stub_nenvelopes % STUB_MAX_ENVELOPES];
+	free(e->url);
+	free(e->auth);
+	free(e->content_type);
+	free(e->body);
+	e->url = strdup(url);
+	e->auth = strdup(auth ? auth : "");
+	e->content_type = strdup(type ? type : "");
+	e->body = strdup(body);
+	stub_nenvelopes++;
+	enum stub_sentry_mode mode = stub_sentry_mode;
+	int gen = stub_generation;
+	pthread_mutex_unlock(&stub_lock);
+	switch (mode) {
+	case SENTRY_FAIL:
+		return stub_send(c, 500, "application/json", "{\"detail\":\"internal error\"}");
+	case SENTRY_HANG:
+		for (int i = 0; i < 200 && gen == stub_generation; i++)
+			stub_sleep_ms(50);
+		return stub_send(c, 200, "application/json", "{}");
+	case SENTRY_LIMIT: {
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
+		MHD_add_response_header(r, "Content-Type", "application/json");
+		MHD_add_response_header(r, "Retry-After", "1");
+		enum MHD_Result ret = MHD_queue_response(c, 429, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	case SENTRY_OK:
+		break;
+	}
+	return stub_send(c, 200, "application/json", "{}");
+}
+
+static struct json_object *stub_envelopes_json(void)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	pthread_mutex_lock(&stub_lock);
+	long first =
+	    stub_nenvelopes > STUB_MAX_ENVELOPES ? stub_nenvelopes - STUB_MAX_ENVELOPES : 0;
+	for (long i = first; i < stub_nenvelopes; i++) {
+		struct stub_envelope *e = &stub_envelopes[i % STUB_MAX_ENVELOPES];
+		struct json_object *j = json_object_new_object();
+		json_object_object_add(j, "url", json_object_new_string(e->url));
+		json_object_object_add(j, "auth", json_object_new_string(e->auth));
+		json_object_object_add(j, "content_type", json_object_new_string(e->content_type));
+		json_object_object_add(j, "body", json_object_new_string(e->body));
+		json_object_array_add(arr, j);
+	}
+	pthread_mutex_unlock(&stub_lock);
+	json_object_object_add(o, "envelopes", arr);
+	return o;
+}
+
 static enum MHD_Result stub_control(struct MHD_Connection *c, const char *url, const char *body)
 {
 	struct json_object *req = body && *body ? json_tokener_parse(body) : NULL, *v;
@@ -331,6 +437,10 @@ static enum MHD_Result stub_control(struct MHD_Connection *c, const char *url, c
 		json_object_put(req);
 		return stub_json(c, 200, o);
 	}
+	if (strcmp(url, "/_stub/envelopes") == 0) {
+		json_object_put(req);
+		return stub_json(c, 200, stub_envelopes_json());
+	}
 	pthread_mutex_lock(&stub_lock);
 	if (strcmp(url, "/_stub/reset") == 0) {
 		for (int i = 0; i < stub_nmodels; i++) {
@@ -342,6 +452,15 @@ static enum MHD_Result stub_control(struct MHD_Connection *c, const char *url, c
 			memcpy(m->tag, tag, sizeof(tag));
 		}
 		stub_tags_fail = false;
+		stub_envelopes_clear();
+		stub_sentry_mode = SENTRY_OK;
+		stub_generation++;
+	} else if (strcmp(url, "/_stub/sentry") == 0 && req != NULL &&
+		   json_object_object_get_ex(req, "mode", &v)) {
+		static const char *const modes[] = {"ok", "fail", "hang", "limit"};
+		for (int i = 0; i < 4; i++)
+			if (strcmp(json_object_get_string(v), modes[i]) == 0)
+				stub_sentry_mode = (enum stub_sentry_mode)i;
 		stub_generation++;
 	} else if (strcmp(url, "/_stub/tags") == 0 && req != NULL) {
 		if (json_object_object_get_ex(req, "fail", &v))
@@ -417,6 +536,8 @@ static enum MHD_Result stub_handler(void *cls, struct MHD_Connection *c, const c
 		return stub_tags(c);
 	if (strcmp(method, "POST") == 0 && strcmp(url, "/api/chat") == 0)
 		return stub_chat(c, body);
+	if (strcmp(method, "POST") == 0 && stub_is_envelope_url(url))
+		return stub_envelope(c, url, body);
 	if (strncmp(url, "/_stub/", 7) == 0)
 		return stub_control(c, url, body);
 	if (strcmp(url, "/") == 0)

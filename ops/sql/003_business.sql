@@ -28,8 +28,10 @@ CREATE TABLE IF NOT EXISTS leads (
     updated_at          timestamptz NOT NULL DEFAULT now(),
     deleted_at          timestamptz
 );
--- analytics read live leads by creation time, all of them (admin) or one user's
-CREATE INDEX IF NOT EXISTS leads_created ON leads (created_at) WHERE deleted_at IS NULL;
+-- analytics read live leads by creation time, all of them (admin) or one user's;
+-- with the columns the reports need, so the scans are index-only
+CREATE INDEX IF NOT EXISTS leads_created ON leads (created_at)
+    INCLUDE (user_id, lead_status, lead_score) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS leads_user_created ON leads (user_id, created_at)
     WHERE deleted_at IS NULL;
 
@@ -61,7 +63,9 @@ CREATE TABLE IF NOT EXISTS user_subscriptions (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now() -- a cancellation's time, for trends
 );
-CREATE INDEX IF NOT EXISTS user_subscriptions_created ON user_subscriptions (created_at);
+-- by creation time, with what the revenue summary reads (index-only scans)
+CREATE INDEX IF NOT EXISTS user_subscriptions_created ON user_subscriptions (created_at)
+    INCLUDE (user_id, status, billing_cycle, final_price);
 CREATE INDEX IF NOT EXISTS user_subscriptions_user_created
     ON user_subscriptions (user_id, created_at);
 CREATE INDEX IF NOT EXISTS user_subscriptions_package ON user_subscriptions (package_id);

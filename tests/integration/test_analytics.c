@@ -863,6 +863,8 @@ Test(analytics, summaries_are_cached_per_caller_and_redis_is_optional, .fini = a
 	cr_assert_str_eq(an_cache(r1), "miss");
 	cr_assert_str_eq(an_cache(r2), "hit");
 	cr_assert_str_eq(r1->body, r2->body);
+	cr_log_info("revenue/summary for a user: miss %.1f ms, hit %.1f ms", r1->seconds * 1000,
+		    r2->seconds * 1000);
 	/* the same question from B: B's own answer, never A's */
 	struct http *b1 = an_get(t.b, "%s", path), *b2 = an_get_hit(t.b, path);
 	cr_assert_str_eq(an_cache(b1), "miss");
@@ -899,6 +901,8 @@ Test(analytics, summaries_are_cached_per_caller_and_redis_is_optional, .fini = a
 	cr_assert_eq(stack("redis-stop", NULL), 0);
 	for (int i = 0; i < 3; i++) {
 		struct http *r = an_get(t.a, "%s", path);
+		cr_log_info("Redis down, request %d: %ld (X-Cache: %s) in %.1f ms", i + 1,
+			    r->status, an_cache(r), r->seconds * 1000);
 		cr_assert_eq(r->status, 200, "Redis down: %ld %s", r->status, r->body);
 		cr_assert_str_eq(r->body,
 				 "{\"total_leads\":3,\"qualified_leads\":2,\"conversion_rate\":66.67,"

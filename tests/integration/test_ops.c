@@ -89,3 +89,23 @@ Test(ops, smoke_test, .timeout = 120)
 	cr_assert_eq(r->status, 200);
 	http_free(r);
 }
+
+/* The short form of scripts/faults.sh (make faults runs all eight): kill -9
+ * of one worker, a Postgres restart, Redis killed and back, each under chat
+ * load on a stack of its own, with the nothing-lost checks. */
+Test(ops, faults_short, .timeout = 600)
+{
+	char cmd[1024];
+	int st;
+
+	if (strcmp(need_env("FRONT"), "nginx") != 0)
+		cr_skip_test("front-end independent: runs in the nginx pass");
+	snprintf(cmd, sizeof(cmd), "cd %s && SHORT=1 scripts/faults.sh kill1 pgrestart redis 2>&1",
+		 need_env("PROJECT_ROOT"));
+	char *out = run_capture(cmd, &st);
+	for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		if (strncmp(line, "      t=", 8) != 0)
+			cr_log_info("%s", line);
+	cr_assert_eq(st, 0, "a fault scenario failed (see the lines above)");
+	free(out);
+}
