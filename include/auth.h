@@ -73,6 +73,12 @@ int auth_token(struct request *req, struct response *res, const char *token);
  */
 const char *auth_role(struct request *req);
 
+/*
+ * For a verified caller: 0 when an admin, 403 when not, 503 when the role
+ * cannot be read (Postgres down), with the response filled.
+ */
+int auth_require_admin(struct request *req, struct response *res);
+
 /* True when the caller is an admin (false when anonymous or unknown). */
 bool auth_is_admin(struct request *req);
 

@@ -127,13 +127,26 @@ struct db_user_message {
 	const char *content;
 	const char *idem_key;  /* NULL: none */
 	const char *idem_scope;
+	/* with create and a user_id: this notification for the owner, stored in
+	 * the same statement (only when the message is stored); NULL: none */
+	const struct db_new_notification *notification;
+	bool async_commit;     /* commit without waiting for the WAL flush */
 };
 
 /*
- * Stores a user message. Returns 1 (its id in id), 0 when the idempotency
- * key was already used (nothing stored), -1 on error.
+ * Stores a user message. Returns 1 (its id in id; *notification, when asked
+ * for, the stored notification as the notifications API renders it, or
+ * NULL; caller puts), 0 when the idempotency key was already used (nothing
+ * stored), -1 on error. notification may be NULL.
+ *
+ * async_commit: the commit returns before its WAL record is flushed, so the
+ * message is visible at once but would vanish in a Postgres crash within
+ * the next few hundred milliseconds. Use it only when a later synchronous
+ * commit of this connection (which flushes all earlier WAL) comes before
+ * anything tells the client the message is stored; see chat.c.
  */
-int db_message_add_user(struct db *db, const struct db_user_message *in, char id[40]);
+int db_message_add_user(struct db *db, const struct db_user_message *in, char id[40],
+			struct json_object **notification);
 
 struct db_answer {
 	const char *conversation_id;
@@ -151,6 +164,13 @@ struct db_answer {
  */
 int db_message_add_answer(struct db *db, const struct db_answer *a, char id[40],
 			  char created_at[48]);
+
+/*
+ * The agent_logs row of a message no model answered (status "error"),
+ * committed synchronously: written before the 503 that says the message is
+ * stored, its commit also flushes the message's asynchronous commit. 0 / -1.
+ */
+int db_chat_failed(struct db *db, const char *conversation_id, int latency_ms, const char *error);
 
 /*
  * After the response: a model_metrics row per model call (calls: JSON array

@@ -6,6 +6,7 @@
 
 struct app;
 struct db_new_notification;
+struct json_object;
 
 /*
  * Stores the notification for recipient_id, or for every admin when
@@ -13,5 +14,12 @@ struct db_new_notification;
  * recipient's live channel. Meant to run after the response. 0 / -1.
  */
 int notify(struct app *app, const char *recipient_id, const struct db_new_notification *n);
+
+/*
+ * Publishes "notification_created" for notifications already stored by
+ * another statement (created: one notification object or an array of them,
+ * as the notifications API renders them; borrowed).
+ */
+void notify_published(struct app *app, struct json_object *created);
 
 #endif

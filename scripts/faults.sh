@@ -24,6 +24,8 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# a caller's stack (the integration tests' environment) must not leak into ours
+unset PORT INTERNAL_PORT PG_PORT REDIS_PORT STUB_PORT STACK_DIR BASE_URL DATABASE_URL
 SHORT=${SHORT:-}
 LOAD_SECONDS=${LOAD_SECONDS:-$([[ -n $SHORT ]] && echo 12 || echo 25)}
 FAULT_AT=${FAULT_AT:-$([[ -n $SHORT ]] && echo 4 || echo 10)}
@@ -51,17 +53,14 @@ chat_count() { chat_pids | wc -l; }
 stack_up() {
 	cleanup
 	DIR=$(mktemp -d /tmp/pixelcraft-faults.XXXXXX)
-	# (the previous stack's ports are still in the environment)
-	env -u PORT -u INTERNAL_PORT -u PG_PORT -u REDIS_PORT -u STUB_PORT \
-		STACK_QUIET=1 EXTRA_ENV="RATE_LIMIT_DEFAULT=1000000/minute RATE_LIMIT_CHAT=1000000/minute \
+	STACK_QUIET=1 EXTRA_ENV="RATE_LIMIT_DEFAULT=1000000/minute RATE_LIMIT_CHAT=1000000/minute \
 CHAT_DEADLINE_SECONDS=$DEADLINE MODEL_HEALTH_INTERVAL=1" \
 		scripts/stack.sh up "$DIR" --stub --workers 4 --chat-workers "$CHAT_WORKERS" || {
 		echo "FAIL  stack did not start"
 		exit 1
 	}
-	set -a
+	# read, not exported: the next stack must not inherit this one's ports and URLs
 	. "$DIR/stack.env"
-	set +a
 	build/pc-token --many-with-ids 200 "$SUPABASE_JWT_SECRET" >"$DIR/users.txt"
 	cat scripts/bench/chat-idem.lua scripts/bench/load-done.lua >"$DIR/load.lua"
 }
@@ -290,28 +289,32 @@ pgstop() {
 }
 
 llm() {
+	local down=$([[ -n $SHORT ]] && echo 2 || echo 3) hang=$([[ -n $SHORT ]] && echo 3 || echo 5)
 	stack_up
-	load_start llm
+	# long enough to see the recovery after the outage
+	LOAD_SECONDS=$((FAULT_AT + down + hang + 6)) load_start llm
 	S stub-stop "$DIR" >/dev/null 2>&1
-	sleep 3
+	sleep "$down"
 	S stub-start "$DIR" >/dev/null 2>&1
 	for m in tinyllama:1.1b mistral:7b glm4:9b; do
 		curl -s -X POST -d "{\"model\":\"$m\",\"mode\":\"hang\"}" "http://127.0.0.1:$STUB_PORT/_stub/model" >/dev/null
 	done
-	sleep 5
+	sleep "$hang"
 	curl -s -X POST "http://127.0.0.1:$STUB_PORT/_stub/reset" >/dev/null
 	load_wait
-	local max other5xx stored unanswered last
+	local max n503 other5xx unanswered last
 	max=$(maxcol 8)
+	n503=$(total 5)
 	other5xx=$(total 6)
 	check $((max > DEADLINE * 1000 + 500)) "llm: within the deadline" \
-		"slowest request ${max} ms (CHAT_DEADLINE_SECONDS=$DEADLINE); $(total 5) 503, $other5xx other 5xx"
+		"slowest request ${max} ms (CHAT_DEADLINE_SECONDS=$DEADLINE) over ${down} s stopped and ${hang} s hanging; $n503 503"
 	check "$other5xx" "llm: only 503" "$other5xx 5xx other than 503"
 	unanswered=$(S psql "$DIR" -At -c "SELECT count(*) FROM messages u WHERE u.role = 'user'
 		AND u.idempotency_key LIKE 'llm-%' AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = u.id)")
-	check $((unanswered < 1)) "llm: user messages stored" "$unanswered user messages stored without an answer (the 503s)"
+	check $((unanswered < n503)) "llm: user messages stored" \
+		"$unanswered user messages stored without an answer for $n503 503 answers (the rest: requests cut off by the end of a wrk slice)"
 	last=$(slices | tail -n 2 | awk '{ s += $3 } END { print s + 0 }')
-	check "$last" "llm: recovery" "non-2xx in the last 2 s after the stub came back: $last"
+	check "$last" "llm: recovery" "non-2xx in the last 2 s, after the stub answers again: $last"
 	show_slices
 	db_checks llm
 }

@@ -152,9 +152,10 @@ load() {
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# stack_up [EXTRA_ENV...]
 stack_up() {
 	dir=$(mktemp -d /tmp/pixelcraft-memcheck.XXXXXX)
-	EXTRA_ENV="RATE_LIMIT_DEFAULT=1000000/second RATE_LIMIT_CHAT=1000000/second ${MEMCHECK_EXTRA_ENV:-}" \
+	EXTRA_ENV="RATE_LIMIT_DEFAULT=1000000/second RATE_LIMIT_CHAT=1000000/second $* ${MEMCHECK_EXTRA_ENV:-}" \
 		STACK_QUIET=1 scripts/stack.sh up "$dir" --front nginx --stub --workers 1 --chat-workers 1 ||
 		{ KEEP_STACK=1; die "stack did not start (logs in $dir/log)"; }
 	set -a
@@ -227,7 +228,10 @@ stop_valgrind() {
 valgrind_run() {
 	section "one api and one chat worker under valgrind, $VG_REQUESTS mixed requests"
 	make -s all >&2 || die "build failed"
-	stack_up
+	# a worker under valgrind runs 20-50 times slower: dependency deadlines
+	# meant for native speed (Redis 250 ms) would turn into 503s
+	stack_up REDIS_TIMEOUT_MS=10000 REDIS_CONNECT_TIMEOUT_MS=10000 DB_QUERY_TIMEOUT_MS=30000 \
+		DB_CONNECT_TIMEOUT_MS=30000 HEALTH_TIMEOUT_MS=10000 LLM_CONNECT_TIMEOUT_MS=10000
 	# serve both pool slots by hand (README: "Debugging a worker"), on the
 	# sockets the front end uses
 	STACK_QUIET=1 scripts/stack.sh pool-stop "$dir" >/dev/null 2>&1

@@ -49,16 +49,35 @@ build_asan() {
 	make -s asan ASAN_BUILD="$ASAN_BUILD" >&2 || { echo "sanitize: ASan build failed" >&2; exit 1; }
 }
 
+# True when every report in the file is libfcgi refusing an impossible
+# allocation: Debian's libfcgi has only part of the CVE-2025-23016 fix, and a
+# parameter whose name and value lengths add up past INT_MAX makes it ask
+# malloc for (size_t)-2 bytes (test: fcgi::parameter_lengths_near_2_31). ASan
+# reports that as allocation-size-too-big with libfcgi as frame #1; the worker
+# dies and is replaced, as it would with glibc's malloc (NULL, then libfcgi's
+# assertion). Anything else in the file is ours to look at.
+known_libfcgi() {
+	awk -v re="$REPORT_RE" '
+		$0 ~ re { n++ }
+		/ERROR: AddressSanitizer: requested allocation size/ { want = 1; next }
+		want && /^ *#1 / { if ($0 ~ /libfcgi\.so/) k++; want = 0 }
+		END { exit !(n > 0 && n == k) }' "$1"
+}
+
 # Prints the sanitizer reports found in the given files; true when there are none.
 no_reports() {
 	local f found=0
 	for f in "$@"; do
 		[[ -s $f ]] || continue
-		if grep -qE "$REPORT_RE" "$f"; then
-			found=1
-			echo "sanitize: reports in $f:" >&2
-			grep -E -A14 "$REPORT_RE" "$f" | head -n 60 >&2
+		grep -qE "$REPORT_RE" "$f" || continue
+		if known_libfcgi "$f"; then
+			echo "sanitize: known libfcgi defect (CVE-2025-23016 remainder) in $f:" \
+				"$(grep -m1 -o 'requested allocation size [^ ]*' "$f")"
+			continue
 		fi
+		found=1
+		echo "sanitize: reports in $f:" >&2
+		grep -E -A14 "$REPORT_RE" "$f" | head -n 60 >&2
 	done
 	return $found
 }
@@ -121,8 +140,8 @@ integration() {
 	# writes its reports to its own file here rather than into the logs.
 	local reports=$stack_dir/sanitizer
 	mkdir -p "$reports" && chmod 1777 "$reports"
-	export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/asan"
-	export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/ubsan"
+	export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/report"
+	export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/report"
 	export PIXELCRAFT_BIN=$ROOT/$ASAN_BUILD/pixelcraft-api
 	if ! EXTRA_ENV="MODEL_HEALTH_INTERVAL=1 RATE_LIMIT_DEFAULT=100000/minute" STACK_QUIET=1 \
 		scripts/stack.sh up "$stack_dir" --front nginx --stub --workers 4 --chat-workers 32; then

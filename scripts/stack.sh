@@ -239,6 +239,7 @@ pool_pids() {
 render() {
 	sed -e "s#/run/pixelcraft/#$DIR/run/#g" \
 		-e "s#/usr/share/pixelcraft/docs#$DIR/docs-site#g" \
+		-e "s#/etc/lighttpd/pixelcraft-errors/#$ROOT/fcgi-conf/lighttpd-errors/#g" \
 		-e "s#/etc/nginx/pixelcraft-#$DIR/nginx/pixelcraft-#g" \
 		-e "s#127.0.0.1:8081#127.0.0.1:$INTERNAL_PORT#g" \
 		-e "s#listen 80;#listen 127.0.0.1:$PORT;#" \

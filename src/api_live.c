@@ -69,8 +69,8 @@ int api_live_auth(struct request *req, struct response *res)
 	if (st != 0)
 		return st;
 	if (analytics) {
-		if (!auth_is_admin(req))
-			return response_error(res, 403, "Admin access required");
+		if ((st = auth_require_admin(req, res)) != 0)
+			return st;
 		snprintf(channel, sizeof(channel), "%s", LIVE_ANALYTICS);
 	} else {
 		live_user_channel(req->user.id, channel, sizeof(channel));

@@ -392,9 +392,13 @@ int auth_request(struct request *req, struct response *res, enum route_auth need
 	int st = auth_token(req, res, token);
 	if (st != 0)
 		return st;
-	if (need != ROUTE_ADMIN)
-		return 0;
+	return need == ROUTE_ADMIN ? auth_require_admin(req, res) : 0;
+}
+
+int auth_require_admin(struct request *req, struct response *res)
+{
 	const char *role = auth_role(req);
+
 	if (role == NULL)
 		return response_unavailable(res, "Postgres", db_retry_after(req->app->db));
 	if (strcmp(role, "admin") != 0)

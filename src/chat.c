@@ -73,6 +73,8 @@ struct chat_record {
 	char answer_id[40];  /* "" when no model answered */
 	char user_id[64];    /* the caller, "" when anonymous */
 	bool new_conversation;
+	bool failure_logged; /* the failure's agent_logs row is already stored */
+	char notification[1024]; /* JSON of the stored "new conversation" notification */
 	char status[16];
 	char error[160];
 	int latency_ms;
@@ -92,18 +94,12 @@ static void chat_publish(struct app *app, const struct chat_record *r)
 		json_object_object_add(d, "user_id",
 				       r->user_id[0] ? json_object_new_string(r->user_id) : NULL);
 		live_publish(app, LIVE_ANALYTICS, "conversation_started", d);
-		if (r->user_id[0] != '\0') {
-			char url[96];
-			snprintf(url, sizeof(url), "/dashboard/conversations/%s", r->conversation_id);
-			struct db_new_notification n = {
-				.type = "conversation",
-				.severity = "info",
-				.title = "New Conversation Started",
-				.message = "A new conversation with the PixelCraft assistant has started.",
-				.action_url = url,
-			};
-			notify(app, r->user_id, &n);
-		}
+		/* the owner's notification was stored with the conversation */
+		struct json_object *n =
+			r->notification[0] ? json_tokener_parse(r->notification) : NULL;
+		if (n != NULL)
+			notify_published(app, n);
+		json_object_put(n);
 	}
 	const char *ids[2] = {r->user_message_id, r->answer_id};
 	const char *roles[2] = {"user", "assistant"};
@@ -137,7 +133,8 @@ static void chat_write_records(struct app *app, void *arg)
 	}
 	/* an answered message got its agent_logs row with the answer */
 	bool answered = strcmp(r->status, "error") != 0;
-	if (db_chat_log(app->db, r->conversation_id, answered ? NULL : r->status, r->latency_ms,
+	bool log_failure = !answered && !r->failure_logged;
+	if (db_chat_log(app->db, r->conversation_id, log_failure ? r->status : NULL, r->latency_ms,
 			r->error[0] ? r->error : NULL, "chat",
 			json_object_to_json_string_ext(calls, JSON_C_TO_STRING_PLAIN)) < 0)
 		log_msg(LOG_WARN, "chat_log_failed", "agent_logs/model_metrics not written: %s",
@@ -287,16 +284,35 @@ static void chat_title(const char *msg, char *title, size_t len)
 	title[n] = '\0';
 }
 
+/*
+ * Durability. A JSON request's user message is committed asynchronously
+ * (its commit does not wait for the WAL flush): it is committed, visible and
+ * unique before any model is called, and nothing acknowledged can be lost,
+ * because Postgres flushes WAL in order and every answer that tells the
+ * client the message is stored comes after a synchronous commit on the same
+ * connection, whose flush covers the message's earlier commit record:
+ *   - 200: the answer's statement commits synchronously before the response
+ *     (a replayed or concurrent answer was committed synchronously by its
+ *     own request, and a synchronous commit is visible only once flushed);
+ *   - 503 "your message was saved": the failure's agent_logs row is written
+ *     synchronously before it (if that fails, the answer is a plain
+ *     "Postgres unavailable" 503, which claims nothing);
+ *   - other errors (Postgres down, 409) do not say the message is stored.
+ * A Postgres crash in the few hundred milliseconds before the flush can
+ * therefore only lose a message whose sender got no answer or an error.
+ * A stream tells the client the message's id in its first event, before the
+ * answer is stored, so streamed messages commit synchronously.
+ */
 int chat_send(struct request *req, struct response *res, const struct chat_request *in,
 	      const struct chat_stream *stream, struct chat_result *out)
 {
 	struct app *app = req->app;
 	const struct config *cfg = app->cfg;
 	int64_t t0 = clock_mono_ms(), deadline = t0 + (int64_t)cfg->chat_deadline_seconds * 1000;
-	struct json_object *history = NULL;
+	struct json_object *history = NULL, *notification = NULL;
 	struct chat_record *rec = NULL;
 	char scope[96], lease_key[320] = "";
-	bool lease = false, new_conversation = false;
+	bool lease = false, new_conversation = false, async_user_commit = false;
 	int st = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -346,8 +362,17 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 		snprintf(out->conversation_id, sizeof(out->conversation_id), "%s",
 			 in->conversation_id);
 	}
-	char title[400];
+	char title[400], url[96];
 	chat_title(in->message, title, sizeof(title));
+	snprintf(url, sizeof(url), "/dashboard/conversations/%s", out->conversation_id);
+	/* a signed-in user's new conversation notifies them */
+	const struct db_new_notification started = {
+		.type = "conversation",
+		.severity = "info",
+		.title = "New Conversation Started",
+		.message = "A new conversation with the PixelCraft assistant has started.",
+		.action_url = url,
+	};
 	struct db_user_message um = {
 		.conversation_id = out->conversation_id,
 		.create = create,
@@ -359,8 +384,13 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 		.content = in->message,
 		.idem_key = in->idempotency_key,
 		.idem_scope = in->idempotency_key ? scope : NULL,
+		.notification = &started,
+		/* see "durability" above chat_send: a JSON answer is only sent after
+		 * a later synchronous commit; a stream tells the message's id early */
+		.async_commit = stream == NULL,
 	};
-	int added = db_message_add_user(app->db, &um, out->user_message_id);
+	async_user_commit = um.async_commit;
+	int added = db_message_add_user(app->db, &um, out->user_message_id, &notification);
 	new_conversation = create && added == 1;
 	if (added < 0) {
 		st = response_unavailable(res, "Postgres", db_retry_after(app->db));
@@ -413,6 +443,9 @@ prompt:;
 	if (req->user.known)
 		snprintf(rec->user_id, sizeof(rec->user_id), "%s", req->user.id);
 	rec->new_conversation = new_conversation;
+	if (notification != NULL)
+		snprintf(rec->notification, sizeof(rec->notification), "%s",
+			 json_object_to_json_string_ext(notification, JSON_C_TO_STRING_PLAIN));
 	struct llm_reply reply = {0};
 	const struct model *answered = NULL;
 	for (int i = 0; i < ncand && !answered; i++) {
@@ -462,6 +495,17 @@ prompt:;
 		snprintf(rec->error, sizeof(rec->error), "%s",
 			 ncand == 0 ? "no healthy model" : rec->calls[rec->ncalls - 1].error);
 		rec->latency_ms = out->latency_ms;
+		/* the 503 says the message is stored: with its commit asynchronous,
+		 * this synchronous one must come first (it flushes the message too) */
+		if (async_user_commit) {
+			if (db_chat_failed(app->db, out->conversation_id, rec->latency_ms,
+					   rec->error) < 0) {
+				llm_reply_free(&reply);
+				st = response_unavailable(res, "Postgres", db_retry_after(app->db));
+				goto out;
+			}
+			rec->failure_logged = true;
+		}
 		res->body = json_object_new_object();
 		json_object_object_add(res->body, "conversation_id",
 				       json_object_new_string(out->conversation_id));
@@ -518,5 +562,6 @@ out:
 	}
 	free(rec);
 	json_object_put(history);
+	json_object_put(notification);
 	return st;
 }

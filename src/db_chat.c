@@ -64,24 +64,54 @@ int db_message_by_key(struct db *db, const char *scope, const char *key,
 	return db_exec_json(db, &st, 2, params, found);
 }
 
-int db_message_add_user(struct db *db, const struct db_user_message *in, char id[40])
+/*
+ * The JSON of a stored notification, as db_notifications.c renders it (the
+ * notifications API's shape; keep the two equal).
+ */
+#define DB_CHAT_NOTIFICATION_JSON                                                                \
+	"json_build_object('id', n.id, 'recipient_id', n.recipient_id,"                          \
+	" 'notification_type', n.notification_type, 'severity', n.severity, 'title', n.title,"    \
+	" 'message', n.message, 'action_url', n.action_url, 'metadata', n.metadata,"              \
+	" 'expires_at', n.expires_at, 'read_at', n.read_at, 'created_at', n.created_at)"
+
+/*
+ * Commits the statement's transaction without waiting for the WAL flush when
+ * $N is 'off' (NULL leaves the setting as it is): set_config(..., true) lasts
+ * until this statement's own commit. The CTE is joined so that it runs.
+ */
+#define DB_CHAT_COMMIT_MODE(n)                                                                   \
+	"mode AS (SELECT set_config('synchronous_commit',"                                       \
+	" COALESCE($" n "::text, current_setting('synchronous_commit')), true)),"
+
+int db_message_add_user(struct db *db, const struct db_user_message *in, char id[40],
+			struct json_object **notification)
 {
-	/* a new conversation and its first message in one statement */
+	/* a new conversation, its first message and the owner's "new
+	 * conversation" notification (only if the message is stored) in one
+	 * statement */
 	static struct db_stmt create = {
 		"message_add_user_new",
-		"WITH c AS (INSERT INTO conversations (id, user_id, title, metadata)"
-		" VALUES ($1::uuid, $2::uuid, $3, $4::jsonb) RETURNING id)"
-		" INSERT INTO messages (conversation_id, role, content, idempotency_key,"
+		"WITH " DB_CHAT_COMMIT_MODE("14")
+		" c AS (INSERT INTO conversations (id, user_id, title, metadata)"
+		" SELECT $1::uuid, $2::uuid, $3, $4::jsonb FROM mode RETURNING id),"
+		" m AS (INSERT INTO messages (conversation_id, role, content, idempotency_key,"
 		" idempotency_scope) SELECT c.id, 'user', $5, $6, $7 FROM c"
 		" ON CONFLICT (idempotency_scope, idempotency_key)"
-		" WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
+		" WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id),"
+		" n AS (INSERT INTO notifications (recipient_id, notification_type, severity, title,"
+		" message, action_url, metadata)"
+		" SELECT $2::uuid, $8::text, $9, $10, $11, $12, $13::jsonb FROM m"
+		" WHERE $2::uuid IS NOT NULL AND $8::text IS NOT NULL RETURNING *)"
+		" SELECT m.id, (SELECT " DB_CHAT_NOTIFICATION_JSON " FROM n) FROM m",
 		0};
 	static struct db_stmt add = {
 		"message_add_user",
-		"INSERT INTO messages (conversation_id, role, content, idempotency_key,"
-		" idempotency_scope) VALUES ($1::uuid, 'user', $2, $3, $4)"
+		"WITH " DB_CHAT_COMMIT_MODE("5")
+		" m AS (INSERT INTO messages (conversation_id, role, content, idempotency_key,"
+		" idempotency_scope) SELECT $1::uuid, 'user', $2, $3, $4 FROM mode"
 		" ON CONFLICT (idempotency_scope, idempotency_key)"
-		" WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
+		" WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id)"
+		" SELECT id FROM m",
 		0};
 	/* a lost idempotency race leaves the new conversation empty: remove it */
 	static struct db_stmt orphan = {
@@ -89,21 +119,40 @@ int db_message_add_user(struct db *db, const struct db_user_message *in, char id
 		"DELETE FROM conversations c WHERE c.id = $1::uuid"
 		" AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)",
 		0};
+	const char *commit = in->async_commit ? "off" : NULL;
 	PGresult *res;
 	int rc = -1;
 
+	if (notification != NULL)
+		*notification = NULL;
 	if (in->create) {
-		const char *p[] = {in->conversation_id, in->user_id,  in->title,     in->metadata,
-				   in->content,        in->idem_key, in->idem_scope};
-		res = db_exec(db, &create, 7, p);
+		const struct db_new_notification *n = in->user_id ? in->notification : NULL;
+		const char *p[] = {in->conversation_id,
+				   in->user_id,
+				   in->title,
+				   in->metadata,
+				   in->content,
+				   in->idem_key,
+				   in->idem_scope,
+				   n ? n->type : NULL,
+				   n ? n->severity : NULL,
+				   n ? n->title : NULL,
+				   n ? n->message : NULL,
+				   n ? n->action_url : NULL,
+				   n ? (n->metadata ? n->metadata : "{}") : NULL,
+				   commit};
+		res = db_exec(db, &create, 14, p);
 	} else {
-		const char *p[] = {in->conversation_id, in->content, in->idem_key, in->idem_scope};
-		res = db_exec(db, &add, 4, p);
+		const char *p[] = {in->conversation_id, in->content, in->idem_key, in->idem_scope,
+				   commit};
+		res = db_exec(db, &add, 5, p);
 	}
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 1) {
 		snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
+		if (notification != NULL && PQnfields(res) > 1 && !PQgetisnull(res, 0, 1))
+			*notification = json_tokener_parse(PQgetvalue(res, 0, 1));
 		rc = 1;
 	} else {
 		rc = 0;
@@ -156,6 +205,24 @@ int db_message_add_answer(struct db *db, const struct db_answer *a, char id[40],
 	}
 	PQclear(res);
 	return rc;
+}
+
+int db_chat_failed(struct db *db, const char *conversation_id, int latency_ms, const char *error)
+{
+	static struct db_stmt st = {
+		"chat_failed",
+		"INSERT INTO agent_logs (agent_type, conversation_id, action, status, latency_ms,"
+		" error) VALUES ('chat', $1::uuid, 'process_message', 'error', $2::int, $3::text)",
+		0};
+	char lat[16];
+
+	snprintf(lat, sizeof(lat), "%d", latency_ms);
+	const char *p[] = {conversation_id, lat, error};
+	PGresult *res = db_exec(db, &st, 3, p);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }
 
 int db_chat_log(struct db *db, const char *conversation_id, const char *status, int latency_ms,

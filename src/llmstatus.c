@@ -71,6 +71,16 @@ static void llmstatus_transitions(struct app *app, struct json_object *st)
 	}
 }
 
+/* The transitions of a stored status (its JSON text), after the response. */
+static void llmstatus_transitions_deferred(struct app *app, void *arg)
+{
+	struct json_object *st = json_tokener_parse(arg);
+
+	if (st != NULL)
+		llmstatus_transitions(app, st);
+	json_object_put(st);
+}
+
 /* Checks the host now and stores the result; returns it (caller puts). */
 static struct json_object *llmstatus_refresh(struct app *app)
 {
@@ -89,9 +99,13 @@ static struct json_object *llmstatus_refresh(struct app *app)
 	json_object_object_add(st, "tags", rc == 0 ? tags : json_object_new_array());
 	if (rc != 0)
 		json_object_object_add(st, "error", json_object_new_string(err));
-	kv_set(app->kv, LLMSTATUS_KEY, json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN),
-	       app->cfg->model_health_interval * 10);
-	llmstatus_transitions(app, st);
+	const char *text = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
+	kv_set(app->kv, LLMSTATUS_KEY, text, app->cfg->model_health_interval * 10);
+	/* notifications write to Postgres: never in the middle of a request (the
+	 * /health check may have its Postgres ping in flight) */
+	char *copy = strdup(text);
+	if (copy != NULL)
+		server_defer(llmstatus_transitions_deferred, copy);
 	struct log_line l;
 	log_begin(&l, rc == 0 ? LOG_DEBUG : LOG_WARN, "llm_health_checked");
 	log_str(&l, "status", rc == 0 ? "healthy" : "unhealthy");

@@ -12,20 +12,36 @@
 
 int notify(struct app *app, const char *recipient_id, const struct db_new_notification *n)
 {
-	struct json_object *created = NULL, *v;
-	char channel[96];
+	struct json_object *created = NULL;
 
 	if (db_notifications_create(app->db, recipient_id, n, &created) < 0) {
 		log_msg(LOG_WARN, "notification_failed", "%s notification not stored: %s", n->type,
 			db_last_error(app->db));
 		return -1;
 	}
-	for (size_t i = 0; i < json_object_array_length(created); i++) {
-		struct json_object *one = json_object_array_get_idx(created, i);
-		json_object_object_get_ex(one, "recipient_id", &v);
-		live_user_channel(json_object_get_string(v), channel, sizeof(channel));
-		live_publish(app, channel, "notification_created", json_object_get(one));
-	}
+	notify_published(app, created);
 	json_object_put(created);
 	return 0;
+}
+
+/* One stored notification to its recipient's channel. */
+static void notify_publish_one(struct app *app, struct json_object *one)
+{
+	struct json_object *v;
+	char channel[96];
+
+	if (!json_object_object_get_ex(one, "recipient_id", &v) || v == NULL)
+		return;
+	live_user_channel(json_object_get_string(v), channel, sizeof(channel));
+	live_publish(app, channel, "notification_created", json_object_get(one));
+}
+
+void notify_published(struct app *app, struct json_object *created)
+{
+	if (json_object_is_type(created, json_type_object)) {
+		notify_publish_one(app, created);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(created); i++)
+		notify_publish_one(app, json_object_array_get_idx(created, i));
 }

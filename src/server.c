@@ -173,10 +173,12 @@ static void server_handle(struct app *app, FCGX_Request *fr)
 	if (!res.sent) {
 		char *out = response_render(&res, &req, st, req.method == HTTP_HEAD, &len);
 		if (out == NULL) {
-			static const char oom[] = "Status: 500 Internal Server Error\r\n"
-						  "Content-Type: application/json\r\n\r\n"
-						  "{\"detail\":\"out of memory\"}";
-			FCGX_PutStr(oom, sizeof(oom) - 1, fr->out);
+			/* the error shape without allocating (req.id is always valid JSON text) */
+			FCGX_FPrintF(fr->out,
+				     "Status: 500 Internal Server Error\r\n"
+				     "Content-Type: application/json\r\nX-Request-ID: %s\r\n\r\n"
+				     "{\"detail\":\"out of memory\",\"request_id\":\"%s\"}",
+				     req.id, req.id);
 			st = 500;
 		} else {
 			FCGX_PutStr(out, (int)len, fr->out);

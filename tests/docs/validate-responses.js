@@ -71,6 +71,8 @@ for (const log of logs) {
     if (!line) continue;
     const r = JSON.parse(line);
     const url = new URL(r.url);
+    // the router ignores one trailing slash ("/api/notifications/" is the list)
+    if (url.pathname.length > 1 && url.pathname.endsWith("/")) url.pathname = url.pathname.slice(0, -1);
     const ctype = (r.content_type || "").split(";")[0].trim();
     const t = matchPath(url.pathname);
     const method = r.method.toLowerCase();

@@ -103,6 +103,10 @@ struct http *http_do_at(const char *base, const char *method, const char *path, 
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	/* a POST without a body still says Content-Length: 0, as browsers do */
+	if (body == NULL && (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+			     strcmp(method, "PATCH") == 0))
+		body = "";
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -225,6 +229,25 @@ bool wait_until(bool (*pred)(void), int timeout_ms)
 		usleep(20000);
 	} while (now_ms() < end);
 	return false;
+}
+
+static int ready_streak;
+static bool all_workers_ready(void)
+{
+	struct http *r = http_get("/health/ready");
+	struct http *c = chat_post(NULL, NULL, "{\"message\":\"ready?\"}");
+	bool ok = r->status == 200 && c->status == 200;
+	http_free(r);
+	http_free(c);
+	ready_streak = ok ? ready_streak + 1 : 0;
+	return ready_streak >= 40;
+}
+
+void wait_all_workers_ready(void)
+{
+	ready_streak = 0;
+	cr_assert(wait_until(all_workers_ready, 30000),
+		  "the workers did not all serve again within 30 s");
 }
 
 struct burst_one {

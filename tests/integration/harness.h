@@ -53,6 +53,13 @@ int stack(const char *cmd, const char *args);
 /* Output of a shell command (first 64 KiB), caller frees. */
 char *run_capture(const char *cmd, int *status);
 
+/*
+ * After a dependency was down: waits until 40 requests in a row to each pool
+ * (/health/ready, a chat message) succeed, so no worker is still waiting out
+ * its reconnect backoff when the next test starts. Fails the test after 30 s.
+ */
+void wait_all_workers_ready(void);
+
 /* Polls pred every 20 ms up to timeout_ms; true when it held. */
 bool wait_until(bool (*pred)(void), int timeout_ms);
 

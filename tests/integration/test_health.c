@@ -128,8 +128,8 @@ static void restore(void)
 	stack("pg-start", NULL);
 	stack("redis-start", NULL);
 	stack("stub-start", NULL);
-	wait_until(ready_ok_everywhere, 30000);
 	wait_until(healthy, 10000);
+	wait_all_workers_ready();
 }
 
 Test(health, redis_outage_and_recovery, .timeout = 60, .fini = restore)

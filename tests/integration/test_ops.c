@@ -79,15 +79,7 @@ Test(ops, smoke_test, .timeout = 120)
 	cr_assert_not_null(strstr(out, "FAIL  POST /api/chat/message replies"), "%s", out);
 	free(out);
 	free(token);
-	/* the stack serves again */
-	struct http *r = http_get("/health/ready");
-	for (int i = 0; i < 100 && r->status != 200; i++) {
-		http_free(r);
-		usleep(100000);
-		r = http_get("/health/ready");
-	}
-	cr_assert_eq(r->status, 200);
-	http_free(r);
+	wait_all_workers_ready();
 }
 
 /* The short form of scripts/faults.sh (make faults runs all eight): kill -9
