@@ -57,7 +57,9 @@ declare -A MAXLEN=(
 	[models]=16384
 )
 
-PACKAGES=(clang libclang-rt-14-dev cmake dpkg-dev make pkg-config)
+# clang and its sanitizer/libFuzzer runtimes, llvm-symbolizer (readable
+# reports), cmake and dpkg-dev (json-c from its Debian source package)
+PACKAGES=(clang libclang-rt-14-dev llvm cmake dpkg-dev make pkg-config)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

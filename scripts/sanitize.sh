@@ -45,6 +45,25 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# clang with its sanitizer runtimes, llvm-symbolizer, valgrind: installed when
+# missing and we are root (the same list as scripts/install-deps.sh should have)
+deps() {
+	local missing=() p status
+	for p in clang libclang-rt-14-dev llvm valgrind; do
+		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[[ $status == "install ok installed" ]] || missing+=("$p")
+	done
+	((${#missing[@]})) || return 0
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "sanitize: missing packages: ${missing[*]} (run as root to install)" >&2
+		exit 1
+	fi
+	echo "sanitize: installing ${missing[*]}" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"${missing[@]}" >/dev/null || { echo "sanitize: install failed" >&2; exit 1; }
+}
+
 build_asan() {
 	make -s asan ASAN_BUILD="$ASAN_BUILD" >&2 || { echo "sanitize: ASan build failed" >&2; exit 1; }
 }
@@ -188,6 +207,7 @@ integration() {
 	[[ -n ${KEEP_STACK:-} ]] && echo "(stack kept in $stack_dir)"
 }
 
+deps
 case $what in
 unit) unit ;;
 valgrind) valgrind_unit ;;

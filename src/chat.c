@@ -287,21 +287,26 @@ static void chat_title(const char *msg, char *title, size_t len)
 /*
  * Durability. A JSON request's user message is committed asynchronously
  * (its commit does not wait for the WAL flush): it is committed, visible and
- * unique before any model is called, and nothing acknowledged can be lost,
- * because Postgres flushes WAL in order and every answer that tells the
- * client the message is stored comes after a synchronous commit on the same
- * connection, whose flush covers the message's earlier commit record:
+ * unique before any model is called, and nothing acknowledged can be lost.
+ * Postgres writes and flushes WAL in order, so a synchronous commit returns
+ * only once every commit record before it is on disk, and a synchronous
+ * commit becomes visible to others only after that flush. Every answer that
+ * tells a client a message is stored comes after such a commit:
  *   - 200: the answer's statement commits synchronously before the response
- *     (a replayed or concurrent answer was committed synchronously by its
- *     own request, and a synchronous commit is visible only once flushed);
- *   - 503 "your message was saved": the failure's agent_logs row is written
- *     synchronously before it (if that fails, the answer is a plain
- *     "Postgres unavailable" 503, which claims nothing);
- *   - other errors (Postgres down, 409) do not say the message is stored.
- * A Postgres crash in the few hundred milliseconds before the flush can
- * therefore only lose a message whose sender got no answer or an error.
- * A stream tells the client the message's id in its first event, before the
- * answer is stored, so streamed messages commit synchronously.
+ *     (its commit record follows the message's, which it references); a
+ *     replayed answer was committed synchronously by its own request, and
+ *     was visible only once flushed;
+ *   - 503 "your message was saved": the failure's agent_logs row is
+ *     committed synchronously before it, also when the message was stored by
+ *     an earlier request with the same key (if that commit fails and this
+ *     request did not itself store the message synchronously, the answer is
+ *     a plain "Postgres unavailable" 503, which claims nothing);
+ *   - other errors (Postgres down, 404, 409) do not say the message is stored.
+ * A Postgres crash in the few hundred milliseconds before the WAL writer
+ * flushes can therefore only lose a message whose sender got no answer or an
+ * error (another client may have seen it in the history meanwhile). A stream
+ * tells the client the message's id in its first event, before the answer
+ * is stored, so streamed messages commit synchronously.
  */
 int chat_send(struct request *req, struct response *res, const struct chat_request *in,
 	      const struct chat_stream *stream, struct chat_result *out)
@@ -312,7 +317,8 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 	struct json_object *history = NULL, *notification = NULL;
 	struct chat_record *rec = NULL;
 	char scope[96], lease_key[320] = "";
-	bool lease = false, new_conversation = false, async_user_commit = false;
+	/* durable: this request stored the message with a synchronous commit */
+	bool lease = false, new_conversation = false, durable = false;
 	int st = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -389,8 +395,8 @@ int chat_send(struct request *req, struct response *res, const struct chat_reque
 		 * a later synchronous commit; a stream tells the message's id early */
 		.async_commit = stream == NULL,
 	};
-	async_user_commit = um.async_commit;
 	int added = db_message_add_user(app->db, &um, out->user_message_id, &notification);
+	durable = added == 1 && !um.async_commit;
 	new_conversation = create && added == 1;
 	if (added < 0) {
 		st = response_unavailable(res, "Postgres", db_retry_after(app->db));
@@ -495,16 +501,15 @@ prompt:;
 		snprintf(rec->error, sizeof(rec->error), "%s",
 			 ncand == 0 ? "no healthy model" : rec->calls[rec->ncalls - 1].error);
 		rec->latency_ms = out->latency_ms;
-		/* the 503 says the message is stored: with its commit asynchronous,
-		 * this synchronous one must come first (it flushes the message too) */
-		if (async_user_commit) {
-			if (db_chat_failed(app->db, out->conversation_id, rec->latency_ms,
-					   rec->error) < 0) {
-				llm_reply_free(&reply);
-				st = response_unavailable(res, "Postgres", db_retry_after(app->db));
-				goto out;
-			}
+		/* the 503 says the message is stored: unless this request stored it
+		 * with a synchronous commit, the failure's synchronous commit must
+		 * come first (its WAL flush covers the message's commit too) */
+		if (db_chat_failed(app->db, out->conversation_id, rec->latency_ms, rec->error) == 0) {
 			rec->failure_logged = true;
+		} else if (!durable) {
+			llm_reply_free(&reply);
+			st = response_unavailable(res, "Postgres", db_retry_after(app->db));
+			goto out;
 		}
 		res->body = json_object_new_object();
 		json_object_object_add(res->body, "conversation_id",

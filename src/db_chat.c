@@ -246,11 +246,28 @@ int db_chat_log(struct db *db, const char *conversation_id, const char *status, 
 		" c.error FROM async, json_to_recordset($6::json) AS c(model_name text, status text,"
 		" latency_ms int, tokens_in int, tokens_out int, error text)",
 		0};
+	/* the usual case, an answered message: only the model calls (a CTE
+	 * that inserts no row still opens agent_logs and its indexes) */
+	static struct db_stmt metrics = {
+		"chat_metrics",
+		"WITH async AS (SELECT set_config('synchronous_commit', 'off', true))"
+		" INSERT INTO model_metrics (model_name, task_type, status, latency_ms, tokens_in,"
+		" tokens_out, error)"
+		" SELECT c.model_name, $1::text, c.status, c.latency_ms, c.tokens_in, c.tokens_out,"
+		" c.error FROM async, json_to_recordset($2::json) AS c(model_name text, status text,"
+		" latency_ms int, tokens_in int, tokens_out int, error text)",
+		0};
 	char lat[16];
+	PGresult *res;
 
-	snprintf(lat, sizeof(lat), "%d", latency_ms);
-	const char *p[] = {conversation_id, status, lat, error, task, calls};
-	PGresult *res = db_exec(db, &st, 6, p);
+	if (status == NULL) {
+		const char *p[] = {task, calls};
+		res = db_exec(db, &metrics, 2, p);
+	} else {
+		snprintf(lat, sizeof(lat), "%d", latency_ms);
+		const char *p[] = {conversation_id, status, lat, error, task, calls};
+		res = db_exec(db, &st, 6, p);
+	}
 	if (res == NULL)
 		return -1;
 	PQclear(res);
