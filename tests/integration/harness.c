@@ -337,13 +337,18 @@ char *sql(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(stmt, sizeof(stmt), fmt, ap);
 	va_end(ap);
-	FILE *f = fopen("/tmp/pixelcraft-test.sql", "w");
+	/* a file of its own: test runs on other stacks may be running too */
+	char path[] = "/tmp/pixelcraft-test-sql.XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	FILE *f = fdopen(fd, "w");
 	cr_assert_not_null(f);
 	fputs(stmt, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh psql %s -At -f - < /tmp/pixelcraft-test.sql 2>&1",
-		 need_env("PROJECT_ROOT"), need_env("STACK_DIR"));
+	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh psql %s -At -f - < %s 2>&1",
+		 need_env("PROJECT_ROOT"), need_env("STACK_DIR"), path);
 	char *out = run_capture(cmd, &st);
+	unlink(path);
 	cr_assert_eq(st, 0, "psql failed: %s\n%s", stmt, out);
 	size_t n = strlen(out);
 	while (n > 0 && out[n - 1] == '\n')

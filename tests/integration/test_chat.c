@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -642,7 +643,12 @@ Test(chat, nothing_lost_under_32_concurrent_clients, .timeout = 300)
 	snprintf(l.run, sizeof(l.run), "r%d%ld", getpid(), (long)now_ms() % 100000);
 	for (int u = 0; u < LOST_USERS; u++)
 		l.tokens[u] = user_token(NULL, NULL, 3600);
-	l.answered = fopen("/tmp/pixelcraft-answered.tsv", "w");
+	/* psql reads it as the postgres user: a readable file of this run's own */
+	char path[] = "/tmp/pixelcraft-answered.XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	fchmod(fd, 0644);
+	l.answered = fdopen(fd, "w");
 	double t0 = now_ms();
 	http_many(need_env("BASE_URL"), LOST_MESSAGES, 32, lost_build, lost_done, &l);
 	fclose(l.answered);
@@ -653,12 +659,14 @@ Test(chat, nothing_lost_under_32_concurrent_clients, .timeout = 300)
 	cr_assert_eq(l.ok, LOST_MESSAGES, "%d were not answered 200", l.other);
 	/* every answered message: both rows, exactly once */
 	char *out = sql("CREATE TEMP TABLE answered (k text, u uuid, a uuid);"
-			"\\copy answered FROM '/tmp/pixelcraft-answered.tsv'\n"
+			"\\copy answered FROM '%s'\n"
 			"SELECT count(*) FROM answered x"
 			" WHERE (SELECT count(*) FROM messages m WHERE m.id = x.u AND m.role = 'user'"
 			"  AND m.idempotency_key = x.k) <> 1"
 			" OR (SELECT count(*) FROM messages m WHERE m.id = x.a AND m.role = 'assistant'"
-			"  AND m.reply_to = x.u) <> 1;");
+			"  AND m.reply_to = x.u) <> 1;",
+			path);
+	unlink(path);
 	cr_assert_str_eq(out, "0", "answered messages missing or duplicated");
 	free(out);
 	out = sql("SELECT count(*) FROM messages WHERE idempotency_key LIKE '%s-%%'", l.run);

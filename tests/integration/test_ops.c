@@ -51,6 +51,11 @@ Test(ops, tls, .timeout = 120)
 	run_script("tls.sh", true);
 }
 
+Test(ops, grafana_dashboard, .timeout = 60)
+{
+	run_script("grafana.sh", true);
+}
+
 Test(ops, backup_monitor, .timeout = 60)
 {
 	run_script("monitor-backups.sh", false);
