@@ -18,6 +18,9 @@ struct sentry;
 struct app {
 	const struct config *cfg;
 	struct db *db;
+	/* the analytics reports' connection (DATABASE_READ_URL, a streaming
+	 * replica); NULL when unset: analytics use db */
+	struct db *db_read;
 	struct kv *kv;
 	struct llm *llm;
 	struct live *live;

@@ -38,6 +38,7 @@ struct config_cidr {
 struct config {
 	/* dependencies */
 	char *database_url;
+	char *database_read_url; /* the analytics replica; NULL: use database_url */
 	char *redis_url;
 	char *redis_host;     /* redis://host:port/db (NULL for unix://) */
 	int redis_port;

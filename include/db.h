@@ -1,5 +1,7 @@
 /*
- * db: the worker's one PostgreSQL connection.
+ * db: one PostgreSQL connection of the worker: the primary (DATABASE_URL),
+ * and, when DATABASE_READ_URL is set, a second handle on the read replica
+ * used by the analytics reports.
  *
  * The connection is opened at start-up (a failure is not fatal), kept for
  * DB_RECYCLE_SECONDS, and re-opened after it breaks: at once the first time,
@@ -34,8 +36,17 @@ enum db_fail {
 	DB__MAX
 };
 
-/* Allocates the handle and tries to connect once; NULL only when out of memory. */
-struct db *db_open(const struct config *cfg);
+/*
+ * Allocates a handle for the connection URI url (borrowed: it must outlive
+ * the handle, e.g. cfg->database_url) and, unless lazy, tries to connect
+ * once; a lazy handle connects on its first use (so a worker that never uses
+ * it holds no connection). NULL only when out of memory. Every handle has
+ * the same deadlines, backoff and reconnects (cfg's DB_*). name labels the
+ * handle's log lines ("db": name); NULL for the primary connection. A worker
+ * may hold several handles (the primary and the analytics replica); a
+ * prepared statement (struct db_stmt) must always be run on the same one.
+ */
+struct db *db_open(const struct config *cfg, const char *url, const char *name, bool lazy);
 
 /* Closes the connection and frees the handle; accepts NULL. */
 void db_close(struct db *db);

@@ -11,7 +11,7 @@ PACKAGES=(
 	libcurl4-openssl-dev libssl-dev libcriterion-dev libmicrohttpd-dev
 	# run: worker pool, front ends, data stores
 	spawn-fcgi multiwatch nginx libnginx-mod-nchan lighttpd
-	postgresql redis-server redis-tools
+	postgresql pgbouncer redis-server redis-tools
 	# test and measure
 	curl wrk bc openssl systemd python3-jwt iproute2 gnupg jq gnuplot-nox
 	# API docs (Swagger UI, ReDoc and their checks come from npm) and the browser test

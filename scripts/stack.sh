@@ -17,6 +17,19 @@
 #   --workers N              (WORKERS, default 4)
 #   --chat-workers N         (CHAT_WORKERS, default 32)
 #   --stub                   (STUB=1) start the stub LLM and point OLLAMA_HOST at it
+#   --shared STACK_DIR       another application host (pools + front end) using
+#                            the PostgreSQL, Redis and LLM of the stack in STACK_DIR
+# Options for `up` given on the command line only (kept in DIR/stack.env for
+# the COMPONENT-ACTION commands; nothing changes when they are not given):
+#   --listen ADDR            the front end's public listen address (IPv4,
+#                            default 127.0.0.1; BASE_URL uses it)
+#   --wrap "CMD ARGS"        prefix for the processes started for the pools and
+#                            the front end, and for the front end's readiness
+#                            probe, e.g. "ip netns exec NAME" to run the host in
+#                            a network namespace
+#   --database-url URL       with --shared: the workers' DATABASE_URL (e.g.
+#   --redis-url URL          through PgBouncer) and REDIS_URL, instead of the
+#                            shared stack's
 #
 # DIR/stack.env lists what the tests need: BASE_URL, ports, URLs, secrets,
 # the paths of the sockets and pid files. DIR/pixelcraft.env is the workers'
@@ -76,6 +89,13 @@ load_env() {
 	# shellcheck disable=SC1091
 	. "$DIR/stack.env"
 	set +a
+	wrap_init
+}
+
+# --listen and --wrap (FRONT_LISTEN, STACK_WRAP in stack.env): defaults when unset.
+wrap_init() {
+	FRONT_LISTEN=${FRONT_LISTEN:-127.0.0.1}
+	read -ra WRAP <<<"${STACK_WRAP:-}"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -198,7 +218,7 @@ pool_start_one() {
 	[[ $(id -u) -eq 0 ]] && owner=(-u pixelcraft -g pixelcraft -U pixelcraft -G "$group")
 	[[ $(id -u) -eq 0 ]] || group=$(id -gn)
 	rm -f "$sock"
-	WORKERS=$n LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 setsid spawn-fcgi -n -s "$sock" -M 0660 \
+	WORKERS=$n LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 "${WRAP[@]}" setsid spawn-fcgi -n -s "$sock" -M 0660 \
 		"${owner[@]}" -- /usr/bin/multiwatch -f "$n" -r 100 -t 1000 -- \
 		"$BIN" --env-file "$DIR/pixelcraft.env" \
 		>>"$DIR/log/$name-pool.out" 2>>"$DIR/log/api.log" &
@@ -242,7 +262,7 @@ render() {
 		-e "s#/etc/lighttpd/pixelcraft-errors/#$ROOT/fcgi-conf/lighttpd-errors/#g" \
 		-e "s#/etc/nginx/pixelcraft-#$DIR/nginx/pixelcraft-#g" \
 		-e "s#127.0.0.1:8081#127.0.0.1:$INTERNAL_PORT#g" \
-		-e "s#listen 80;#listen 127.0.0.1:$PORT;#" \
+		-e "s#listen 80;#listen $FRONT_LISTEN:$PORT;#" \
 		-e "s#client_max_body_size 64k;#client_max_body_size $((MAX_BODY_BYTES / 1024))k;#" \
 		-e "s#client_body_buffer_size 64k;#client_body_buffer_size $((MAX_BODY_BYTES / 1024))k;#" \
 		"$1"
@@ -299,7 +319,7 @@ server.groupname = "www-data"'
 	[[ $(id -u) -eq 0 ]] && chown www-data "$DIR/lighttpd/tmp" "$DIR/log/lighttpd-error.log"
 	cat >"$DIR/lighttpd/lighttpd.conf" <<-EOF
 		server.document-root = "$DIR/lighttpd/www"
-		server.bind = "127.0.0.1"
+		server.bind = "$FRONT_LISTEN"
 		server.port = $PORT
 		server.pid-file = "$DIR/run/lighttpd.pid"
 		server.errorlog = "$DIR/log/lighttpd-error.log"
@@ -316,17 +336,17 @@ front_start() {
 		nginx_conf
 		nginx -t -q -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx-error.log" ||
 			die "nginx -t failed"
-		nginx -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx-error.log"
+		"${WRAP[@]}" nginx -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx-error.log"
 		;;
 	lighttpd)
 		lighttpd_conf
 		lighttpd -tt -f "$DIR/lighttpd/lighttpd.conf" >/dev/null || die "lighttpd -tt failed"
-		lighttpd -f "$DIR/lighttpd/lighttpd.conf"
+		"${WRAP[@]}" lighttpd -f "$DIR/lighttpd/lighttpd.conf"
 		;;
 	*) die "unknown front end $FRONT" ;;
 	esac
-	wait_for 50 curl -s -o /dev/null "http://127.0.0.1:$PORT/health/live" ||
-		die "$FRONT did not answer on port $PORT"
+	wait_for 50 "${WRAP[@]}" curl -s -o /dev/null "http://$FRONT_LISTEN:$PORT/health/live" ||
+		die "$FRONT did not answer on $FRONT_LISTEN:$PORT"
 }
 
 front_stop() {
@@ -368,7 +388,7 @@ write_env() {
 		STACK_DIR=$DIR
 		FRONT=$FRONT
 		PORT=$PORT
-		BASE_URL=http://127.0.0.1:$PORT
+		BASE_URL=http://$FRONT_LISTEN:$PORT
 		INTERNAL_PORT=$INTERNAL_PORT
 		PG_PORT=$PG_PORT
 		PG_APP_PASSWORD=$PG_APP_PASSWORD
@@ -384,14 +404,21 @@ write_env() {
 		SUPABASE_JWT_SECRET=$jwt_secret
 		PIXELCRAFT_BIN=$BIN
 	EOF
+	[[ $FRONT_LISTEN == 127.0.0.1 ]] || echo "FRONT_LISTEN=$FRONT_LISTEN" >>"$DIR/stack.env"
+	[[ -z $STACK_WRAP ]] || echo "STACK_WRAP='$STACK_WRAP'" >>"$DIR/stack.env"
 	chmod 600 "$DIR/stack.env"
 }
 
 up() {
 	FRONT=${FRONT:-nginx} WORKERS=${WORKERS:-4} CHAT_WORKERS=${CHAT_WORKERS:-32}
 	STUB=${STUB:-0} PORT=${PORT:-} SHARED=""
+	FRONT_LISTEN=127.0.0.1 STACK_WRAP="" OPT_DATABASE_URL="" OPT_REDIS_URL=""
 	while (($#)); do
 		case $1 in
+		--listen) FRONT_LISTEN=$2; shift ;;
+		--wrap) STACK_WRAP=$2; shift ;;
+		--database-url) OPT_DATABASE_URL=$2; shift ;;
+		--redis-url) OPT_REDIS_URL=$2; shift ;;
 		--front) FRONT=$2; shift ;;
 		--port) PORT=$2; shift ;;
 		--workers) WORKERS=$2; shift ;;
@@ -402,6 +429,9 @@ up() {
 		esac
 		shift
 	done
+	wrap_init
+	[[ -z $OPT_DATABASE_URL$OPT_REDIS_URL || -n $SHARED ]] ||
+		die "--database-url and --redis-url need --shared"
 	[[ -x $BIN ]] || die "$BIN not built (make all)"
 	mkdir -p "$DIR/log" "$DIR/run"
 	chmod 755 "$DIR"
@@ -451,7 +481,7 @@ up() {
 		die "migrations failed: $(tail -n 3 "$DIR/log/migrate.log")"
 	log "worker pools: $WORKERS api + $CHAT_WORKERS chat"
 	pool_start
-	log "$FRONT on 127.0.0.1:$PORT"
+	log "$FRONT on $FRONT_LISTEN:$PORT"
 	front_start
 }
 
@@ -468,11 +498,11 @@ shared_up() {
 	PG_APP_PASSWORD=$(sed -n 's/^PG_APP_PASSWORD=//p' "$main_env")
 	REDIS_PASSWORD=$(sed -n 's/^REDIS_PASSWORD=//p' "$main_env")
 	MAX_BODY_BYTES=${MAX_BODY_BYTES:-65536}
-	APP_DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' "$SHARED/pixelcraft.env")
-	APP_REDIS_URL=$(sed -n 's/^REDIS_URL=//p' "$SHARED/pixelcraft.env")
+	APP_DATABASE_URL=${OPT_DATABASE_URL:-$(sed -n 's/^DATABASE_URL=//p' "$SHARED/pixelcraft.env")}
+	APP_REDIS_URL=${OPT_REDIS_URL:-$(sed -n 's/^REDIS_URL=//p' "$SHARED/pixelcraft.env")}
 	write_env "$(sed -n 's/^SUPABASE_JWT_SECRET=//p' "$main_env")"
 	echo "SHARED_FROM=$SHARED" >>"$DIR/stack.env"
-	log "host sharing $SHARED: $WORKERS api + $CHAT_WORKERS chat workers, $FRONT on $PORT"
+	log "host sharing $SHARED: $WORKERS api + $CHAT_WORKERS chat workers, $FRONT on $FRONT_LISTEN:$PORT"
 	pool_start
 	front_start
 }

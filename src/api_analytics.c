@@ -9,6 +9,12 @@
  * The work is one statement in db_analytics.c; this file decides the scope
  * (a user sees their own rows, an admin everything) and, for the summaries,
  * answers from the Redis cache (cache.c) when it can.
+ *
+ * The reports read from the replica connection (app->db_read,
+ * DATABASE_READ_URL) when there is one, else from the primary. A replica that
+ * is down is a 503 like any dependency: no fallback to the primary, whose
+ * capacity the replica is there to protect. The caller's role stays a primary
+ * read (auth.c).
  */
 #include "api.h"
 #include "app.h"
@@ -226,6 +232,7 @@ static int api_analytics_answer(struct request *req, struct response *res,
 				enum db_analytics_report report)
 {
 	const struct api_analytics_route *rt = &api_an_routes[report];
+	struct db *db = req->app->db_read != NULL ? req->app->db_read : req->app->db;
 	struct api_analytics_input in = {0};
 	struct json_object *list = NULL, *v;
 	char scope[80], norm[512], key[CACHE_KEY_MAX], *json = NULL;
@@ -257,10 +264,12 @@ static int api_analytics_answer(struct request *req, struct response *res,
 		cacheable = rc == 0; /* Redis failed: go on without the cache */
 	}
 
-	if (db_analytics(req->app->db, report, &in.q, &json) < 0) {
-		enum db_fail f = db_last_fail(req->app->db);
+	if (db_analytics(db, report, &in.q, &json) < 0) {
+		enum db_fail f = db_last_fail(db);
 		if (f == DB_DOWN || f == DB_TIMEOUT)
-			st = response_unavailable(res, "Postgres", db_retry_after(req->app->db));
+			st = response_unavailable(res, db == req->app->db ? "Postgres"
+									  : "Postgres read replica",
+						  db_retry_after(db));
 		else
 			st = response_error(res, 500, "Analytics query failed");
 		goto out;

@@ -4,7 +4,11 @@
  * /health/live touches nothing; /health/ready pings Postgres and Redis;
  * /health adds measured latencies, the shared LLM host status, version and
  * uptime. Postgres and Redis are critical (down: "unhealthy", 503); the LLM
- * host is not (down: "degraded", 200).
+ * host is not (down: "degraded", 200), nor is the analytics read replica
+ * (DATABASE_READ_URL; "postgres_read", only in /health and only when
+ * configured): every host shares it, so failing readiness for it would take
+ * every host out of the balancer for the sake of the analytics alone, which
+ * answer 503 by themselves while it is down.
  */
 #include "api.h"
 #include "app.h"
@@ -64,6 +68,8 @@ static struct json_object *api_health_dep(bool up, int64_t us, const char *error
 struct api_health_check {
 	int64_t at_ms; /* monotonic time of the check; 0: none */
 	int64_t pg_us, rd_us;
+	int64_t read_at_ms; /* the read replica's last successful check; 0: none */
+	int64_t read_us;
 	char *llm;	   /* the shared LLM status as JSON text, read by /health */
 	int64_t llm_at_ms; /* when llm was read */
 };
@@ -73,21 +79,33 @@ static struct api_health_check api_health_last;
 /*
  * Checks both critical dependencies with the Postgres round trip overlapping
  * the Redis one (redis_check does the Redis part); fills services and
- * returns how many are down.
+ * returns how many are down. With with_read and a read replica configured,
+ * its round trip overlaps too and "postgres_read" is added (not counted:
+ * it is not critical).
  */
 static int api_health_critical(struct app *app, struct json_object *services,
 			       int (*redis_check)(struct app *app, int64_t *us, void *arg),
-			       void *arg, struct response *res, char *down, size_t downlen)
+			       void *arg, bool with_read, struct response *res, char *down,
+			       size_t downlen)
 {
-	int64_t pg_us = 0, rd_us = 0;
+	int64_t pg_us = 0, rd_us = 0, read_us = 0;
+	struct db *rdb = with_read ? app->db_read : NULL;
 	bool pg = db_ping_start(app->db) == 0;
+	bool rp = rdb != NULL && db_ping_start(rdb) == 0;
 	bool rd = redis_check(app, &rd_us, arg) == 0;
 	pg = pg && db_ping_finish(app->db, &pg_us) == 0;
+	rp = rp && db_ping_finish(rdb, &read_us) == 0;
 
 	json_object_object_add(services, "postgres",
 			       api_health_dep(pg, pg_us, db_last_error(app->db)));
 	json_object_object_add(services, "redis",
 			       api_health_dep(rd, rd_us, kv_last_error(app->kv)));
+	if (rdb != NULL) {
+		json_object_object_add(services, "postgres_read",
+				       api_health_dep(rp, read_us, db_last_error(rdb)));
+		api_health_last.read_at_ms = rp ? clock_mono_ms() : 0;
+		api_health_last.read_us = read_us;
+	}
 	res->retry_after = 0;
 	if (!pg)
 		res->retry_after = db_retry_after(app->db);
@@ -101,20 +119,31 @@ static int api_health_critical(struct app *app, struct json_object *services,
 	return !pg + !rd;
 }
 
-/* The services of a recent successful check, or NULL when there is none. */
+/*
+ * The services of a recent successful check, or NULL when there is none
+ * (need_llm: /health, which also needs the LLM status and, when configured,
+ * the read replica's).
+ */
 static struct json_object *api_health_recent(const struct app *app, bool need_llm)
 {
 	int64_t now = clock_mono_ms(), ttl = app->cfg->health_cache_ms;
+	bool with_read = need_llm && app->db_read != NULL;
 
 	if (api_health_last.at_ms == 0 || now - api_health_last.at_ms >= ttl)
 		return NULL;
 	if (need_llm && (api_health_last.llm == NULL || now - api_health_last.llm_at_ms >= ttl))
+		return NULL;
+	if (with_read &&
+	    (api_health_last.read_at_ms == 0 || now - api_health_last.read_at_ms >= ttl))
 		return NULL;
 	struct json_object *services = json_object_new_object();
 	json_object_object_add(services, "postgres",
 			       api_health_dep(true, api_health_last.pg_us, NULL));
 	json_object_object_add(services, "redis",
 			       api_health_dep(true, api_health_last.rd_us, NULL));
+	if (with_read)
+		json_object_object_add(services, "postgres_read",
+				       api_health_dep(true, api_health_last.read_us, NULL));
 	return services;
 }
 
@@ -132,8 +161,8 @@ int api_health_ready(struct request *req, struct response *res)
 
 	if (services == NULL) {
 		services = json_object_new_object();
-		ndown = api_health_critical(req->app, services, api_health_ping, NULL, res, down,
-					    sizeof(down));
+		ndown = api_health_critical(req->app, services, api_health_ping, NULL, false, res,
+					    down, sizeof(down));
 	}
 	res->body = json_object_new_object();
 	json_object_object_add(res->body, "status",
@@ -170,13 +199,17 @@ int api_health(struct request *req, struct response *res)
 		llm = json_tokener_parse(api_health_last.llm);
 	} else {
 		services = json_object_new_object();
-		ndown = api_health_critical(app, services, api_health_llm, &llm, res, down,
+		ndown = api_health_critical(app, services, api_health_llm, &llm, true, res, down,
 					    sizeof(down));
 	}
 	json_object_object_add(services, "ollama", llm);
 	bool llm_ok = json_object_object_get_ex(llm, "status", &st) &&
 		      strcmp(json_object_get_string(st), "healthy") == 0;
-	const char *status = ndown ? "unhealthy" : llm_ok ? "healthy" : "degraded";
+	struct json_object *rst = NULL;
+	bool read_ok = !json_object_object_get_ex(services, "postgres_read", &rst) ||
+		       (json_object_object_get_ex(rst, "status", &st) &&
+			strcmp(json_object_get_string(st), "up") == 0);
+	const char *status = ndown ? "unhealthy" : llm_ok && read_ok ? "healthy" : "degraded";
 
 	res->body = json_object_new_object();
 	json_object_object_add(res->body, "status", json_object_new_string(status));

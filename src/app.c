@@ -24,7 +24,14 @@ int app_open(struct app *app, const struct config *cfg, struct models *models)
 	app->version = PIXELCRAFT_VERSION;
 	app->started_wall_ms = clock_wall_ms();
 	app->started_mono_ms = clock_mono_ms();
-	app->db = db_open(cfg);
+	app->db = db_open(cfg, cfg->database_url, NULL, false);
+	/* the analytics replica: its own connection with the same rules, opened
+	 * on first use (the chat pool never serves analytics); NULL when unset */
+	if (cfg->database_read_url != NULL &&
+	    (app->db_read = db_open(cfg, cfg->database_read_url, "read", true)) == NULL) {
+		app_close(app);
+		return -1;
+	}
 	app->kv = kv_open(cfg);
 	app->llm = llm_open(cfg);
 	app->live = live_open(cfg);
@@ -39,6 +46,7 @@ int app_open(struct app *app, const struct config *cfg, struct models *models)
 void app_close(struct app *app)
 {
 	db_close(app->db);
+	db_close(app->db_read);
 	kv_close(app->kv);
 	llm_close(app->llm);
 	live_close(app->live);

@@ -54,6 +54,10 @@ struct config_var {
 static const struct config_var config_vars[] = {
 	{"DATABASE_URL", CK_PG_URL, NULL, 0, 0, NULL, 0, F(database_url),
 	 "PostgreSQL URI (postgresql://user:pass@host:port/db)"},
+	{"DATABASE_READ_URL", CK_PG_URL, "", 0, 0, NULL, 0, F(database_read_url),
+	 "PostgreSQL URI of a streaming replica for the analytics reports (a second connection "
+	 "per worker; while it is down analytics answer 503); empty: analytics read from "
+	 "DATABASE_URL"},
 	{"REDIS_URL", CK_REDIS_URL, NULL, 0, 0, NULL, 0, F(redis_url),
 	 "Redis URL (redis://[:pass@]host[:port][/db] or unix:///path[?db=N][&password=P])"},
 	{"SUPABASE_JWT_SECRET", CK_SECRET, NULL, 32, 4096, NULL, 0, F(jwt_secret),
@@ -603,6 +607,11 @@ static void config_load_var(struct config *cfg, const struct config_var *var,
 		config_fail(el, var->name, expected, v);
 		return;
 	case CK_PG_URL:
+		/* an optional URL (default ""): empty means not set */
+		if (*v == '\0' && var->def != NULL) {
+			*(char **)(base + var->off) = NULL;
+			return;
+		}
 		if (config_parse_pg(v) < 0) {
 			char *masked = config_mask_url(v);
 			config_fail(el, var->name, "a postgresql://user:password@host:port/db URI",

@@ -29,13 +29,30 @@ static void db_set_fail(struct db *db, enum db_fail fail, const char *msg)
 		db->err[--n] = '\0';
 }
 
+/* Generation numbers of connections, unique across this process's handles. */
+static uint64_t db_generation;
+
+/*
+ * A log line about this handle: event and msg, plus "db": name for a handle
+ * other than the primary (whose lines stay as they always were).
+ */
+static void db_log(const struct db *db, enum log_level level, const char *event, const char *msg)
+{
+	struct log_line l;
+
+	log_begin(&l, level, event);
+	log_str(&l, "db", db->name);
+	log_str(&l, "msg", msg);
+	log_end(&l);
+}
+
 static void db_drop(struct db *db, const char *why)
 {
 	if (db->conn == NULL)
 		return;
 	PQfinish(db->conn);
 	db->conn = NULL;
-	log_msg(LOG_WARN, "db_disconnected", "%s", why);
+	db_log(db, LOG_WARN, "db_disconnected", why);
 }
 
 /* Waits until the socket is readable/writable or the deadline passes. */
@@ -60,7 +77,7 @@ static int db_connect(struct db *db)
 	/* gssencmode first so DATABASE_URL can still ask for it: without it libpq
 	 * initialises Kerberos on every connect (time and ~1 MB per worker) */
 	const char *keys[] = {"gssencmode", "dbname", "fallback_application_name", NULL};
-	const char *vals[] = {"disable", db->cfg->database_url, "pixelcraft-api", NULL};
+	const char *vals[] = {"disable", db->url, "pixelcraft-api", NULL};
 	int64_t deadline = clock_mono_ms() + db->cfg->db_connect_timeout_ms;
 	PGconn *conn = PQconnectStartParams(keys, vals, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -87,7 +104,7 @@ static int db_connect(struct db *db)
 		db_set_fail(db, DB_DOWN, PQerrorMessage(conn));
 		goto fail;
 	}
-	db->gen++;
+	db->gen = ++db_generation;
 	db->connected_ms = clock_mono_ms();
 	db->suspect = false;
 	char sql[128];
@@ -104,16 +121,21 @@ fail:
 	return -1;
 }
 
-struct db *db_open(const struct config *cfg)
+struct db *db_open(const struct config *cfg, const char *url, const char *name, bool lazy)
 {
 	struct db *db = calloc(1, sizeof(*db));
+	char msg[320];
 
 	if (db == NULL)
 		return NULL;
 	db->cfg = cfg;
+	db->url = url;
+	db->name = name;
 	backoff_init(&db->backoff, &cfg->db_retry);
-	if (db_ready(db) < 0)
-		log_msg(LOG_WARN, "db_unavailable", "starting without Postgres: %s", db->err);
+	if (!lazy && db_ready(db) < 0) {
+		snprintf(msg, sizeof(msg), "starting without Postgres: %s", db->err);
+		db_log(db, LOG_WARN, "db_unavailable", msg);
+	}
 	return db;
 }
 
@@ -159,7 +181,7 @@ int db_ready(struct db *db)
 	    now - db->connected_ms >= (int64_t)db->cfg->db_recycle_seconds * 1000) {
 		PQfinish(db->conn); /* routine: not worth a warning */
 		db->conn = NULL;
-		log_msg(LOG_DEBUG, "db_recycle", "connection reached DB_RECYCLE_SECONDS");
+		db_log(db, LOG_DEBUG, "db_recycle", "connection reached DB_RECYCLE_SECONDS");
 	}
 	if (db->conn != NULL)
 		return 0;
@@ -172,6 +194,7 @@ int db_ready(struct db *db)
 		backoff_failed(&db->backoff, clock_mono_ms());
 		struct log_line l;
 		log_begin(&l, LOG_WARN, "db_connect_failed");
+		log_str(&l, "db", db->name);
 		log_str(&l, "error", db->err);
 		log_int(&l, "attempt", db->backoff.failures);
 		log_int(&l, "retry_in_ms", db->backoff.next_ms - clock_mono_ms());
@@ -180,8 +203,8 @@ int db_ready(struct db *db)
 	}
 	db->reconnects++;
 	if (was_down || db->reconnects > 1)
-		log_msg(was_down ? LOG_WARN : LOG_DEBUG, "db_connected",
-			"connection to Postgres (re)established");
+		db_log(db, was_down ? LOG_WARN : LOG_DEBUG, "db_connected",
+		       "connection to Postgres (re)established");
 	backoff_reset(&db->backoff);
 	db->fail = DB_OK;
 	return 0;
@@ -288,6 +311,7 @@ static PGresult *db_check(struct db *db, PGresult *res)
 	if (fail == DB_FAILED) {
 		struct log_line l;
 		log_begin(&l, LOG_ERROR, "db_query_failed");
+		log_str(&l, "db", db->name);
 		log_str(&l, "sqlstate", state);
 		log_str(&l, "error", db->err);
 		log_end(&l);

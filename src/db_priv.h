@@ -18,7 +18,10 @@ struct config;
 /*
  * A named SQL statement, prepared lazily on each new connection. Statements
  * are static objects in the db_*.c file that uses them; `gen` records the
- * connection generation on which the statement was prepared.
+ * connection generation on which the statement was prepared. Generations are
+ * unique in the process, so a statement is never taken for prepared on
+ * another handle's connection; a statement is always run on one handle
+ * (analytics on the read handle, everything else on the primary).
  */
 struct db_stmt {
 	const char *name;
@@ -28,8 +31,10 @@ struct db_stmt {
 
 struct db {
 	const struct config *cfg;
+	const char *url;       /* connection URI (borrowed from cfg) */
+	const char *name;      /* "db" field of log lines; NULL: the primary */
 	PGconn *conn;
-	uint64_t gen;          /* bumped on every new connection */
+	uint64_t gen;          /* a new process-wide number on every new connection */
 	int64_t connected_ms;  /* monotonic time of the current connection */
 	bool suspect;          /* an error happened: check before reuse */
 	struct backoff backoff;

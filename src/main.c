@@ -90,6 +90,12 @@ static int main_check(const struct config *cfg, struct models *models)
 		printf("postgres: FAILED: %s\n", db_last_error(app.db));
 		failed++;
 	}
+	if (app.db_read != NULL && db_ping(app.db_read, &us) == 0) {
+		printf("postgres read replica: ok (%.3f ms)\n", (double)us / 1000.0);
+	} else if (app.db_read != NULL) {
+		printf("postgres read replica: FAILED: %s\n", db_last_error(app.db_read));
+		failed++;
+	}
 	if (kv_ping(app.kv, &us) == 0) {
 		printf("redis: ok (%.3f ms)\n", (double)us / 1000.0);
 	} else {
@@ -135,7 +141,7 @@ static int main_routes(void)
 
 static int main_migrate(const struct config *cfg)
 {
-	struct db *db = db_open(cfg);
+	struct db *db = db_open(cfg, cfg->database_url, NULL, false);
 	int rc;
 
 	if (db == NULL)

@@ -243,6 +243,8 @@ int server_run(struct app *app)
 			break;
 		server_handle(app, &fr);
 		db_idle(app->db);
+		if (app->db_read != NULL)
+			db_idle(app->db_read);
 		metrics_flush(app, false);
 	}
 	FCGX_Free(&fr, 1);

@@ -53,26 +53,40 @@ static void show(const char *out)
 
 TestSuite(docs, .timeout = 300);
 
-Test(docs, routes_match_the_document)
+/* A check that must pass; its lines go to the test log. */
+static void must_pass(const char *cmd, const char *what)
 {
 	char *out;
-	int st = run(&out, "scripts/openapi.sh routes 2>&1");
+	int st = run(&out, "%s 2>&1", cmd);
 	show(out);
-	cr_assert_eq(st, 0, "the document and the router differ:\n%s", out);
+	cr_assert_eq(st, 0, "%s:\n%s", what, out);
 	free(out);
+}
+
+/* A checker run on a drifted input: must exit 1 and name the drift. */
+static void must_catch(const char *cmd, const char *expected)
+{
+	char *out;
+	int st = run(&out, "%s", cmd);
+	cr_assert_eq(st, 1, "the checker passed: %s\n%s", cmd, out);
+	cr_assert_not_null(strstr(out, expected), "expected \"%s\" in:\n%s", expected, out);
+	free(out);
+}
+
+Test(docs, routes_match_the_document)
+{
+	must_pass("scripts/openapi.sh routes", "the document and the router differ");
 }
 
 /* A copy of the document changed by a jq filter; the route checker must name the drift. */
 static void drift(const char *filter, const char *expected)
 {
-	char *out;
-	int st = run(&out,
-		     "f=$(mktemp) && jq '%s' ops/openapi.json >$f && "
-		     "scripts/openapi.sh routes $f 2>&1; st=$?; rm -f $f; exit $st",
-		     filter);
-	cr_assert_eq(st, 1, "checker passed a drifted document (%s):\n%s", filter, out);
-	cr_assert_not_null(strstr(out, expected), "expected \"%s\" in:\n%s", expected, out);
-	free(out);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "f=$(mktemp) && jq '%s' ops/openapi.json >$f && "
+		 "scripts/openapi.sh routes $f 2>&1; st=$?; rm -f $f; exit $st",
+		 filter);
+	must_catch(cmd, expected);
 }
 
 Test(docs, route_checker_catches_drift)
@@ -90,24 +104,18 @@ Test(docs, route_checker_catches_drift)
 
 Test(docs, linter_finds_no_errors)
 {
-	char *out;
-	int st = run(&out, "scripts/openapi.sh lint 2>&1");
-	show(out);
-	cr_assert_eq(st, 0, "redocly lint reported errors:\n%s", out);
-	free(out);
+	must_pass("scripts/openapi.sh lint", "redocly lint reported errors");
 }
 
 /* One made-up logged response must be rejected with `expected` in the report. */
 static void bad_response(const char *line, const char *expected)
 {
-	char *out;
-	int st = run(&out,
-		     "f=$(mktemp) && printf '%%s\\n' '%s' >$f && scripts/openapi.sh validate $f 2>&1; "
-		     "st=$?; rm -f $f; exit $st",
-		     line);
-	cr_assert_eq(st, 1, "validator accepted %s:\n%s", line, out);
-	cr_assert_not_null(strstr(out, expected), "expected \"%s\" in:\n%s", expected, out);
-	free(out);
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		 "f=$(mktemp) && printf '%%s\\n' '%s' >$f && scripts/openapi.sh validate $f 2>&1; "
+		 "st=$?; rm -f $f; exit $st",
+		 line);
+	must_catch(cmd, expected);
 }
 
 Test(docs, response_validator_catches_drift)
@@ -130,13 +138,11 @@ Test(docs, response_validator_catches_drift)
 Test(docs, integration_responses_match_the_document)
 {
 	const char *logs = getenv("RESPONSE_LOGS");
-	char *out;
+	char cmd[2048];
 
 	if (logs == NULL || *logs == '\0')
 		cr_skip_test("RESPONSE_LOGS not set (scripts/test.sh sets it after the integration "
 			     "suites)");
-	int st = run(&out, "scripts/openapi.sh validate %s 2>&1", logs);
-	show(out);
-	cr_assert_eq(st, 0, "responses differ from the document:\n%s", out);
-	free(out);
+	snprintf(cmd, sizeof(cmd), "scripts/openapi.sh validate %s", logs);
+	must_pass(cmd, "responses differ from the document");
 }

@@ -58,6 +58,24 @@ Test(config, defaults_are_valid)
 	cr_assert_eq(cfg.rate_chat.limit, 100);
 	cr_assert_eq(cfg.rate_chat.window_seconds, 60);
 	cr_assert_eq(cfg.rate_fallback, RL_FALLBACK_LOCAL);
+	cr_assert_null(cfg.database_read_url, "no read replica unless DATABASE_READ_URL is set");
+	config_free(&cfg);
+}
+
+Test(config, read_replica_url)
+{
+	struct config cfg;
+	struct config_error *errs = NULL;
+	int n = 0;
+
+	base_env();
+	setenv("DATABASE_READ_URL", "", 1);
+	cr_assert_eq(config_load(&cfg, &errs, &n), 0);
+	cr_assert_null(cfg.database_read_url, "empty: analytics read from DATABASE_URL");
+	config_free(&cfg);
+	setenv("DATABASE_READ_URL", "postgresql://app:s3cret@10.0.0.21:5432/pixelcraft", 1);
+	cr_assert_eq(config_load(&cfg, &errs, &n), 0);
+	cr_assert_str_eq(cfg.database_read_url, "postgresql://app:s3cret@10.0.0.21:5432/pixelcraft");
 	config_free(&cfg);
 }
 
@@ -80,6 +98,7 @@ Test(config, every_problem_is_named_with_expected_and_given)
 		{"LOG_LEVEL", "verbose", "one of debug"},
 		{"APP_ENV", "prod", "one of"},
 		{"DATABASE_URL", "mysql://x", "postgresql://"},
+		{"DATABASE_READ_URL", "mysql://x", "postgresql://"},
 		{"REDIS_URL", "http://localhost", "redis://"},
 		{"REDIS_URL", "redis://host:99999", "redis://"},
 		{"OLLAMA_HOST", "localhost:11434", "http:// or https://"},
