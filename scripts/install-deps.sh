@@ -16,6 +16,8 @@ PACKAGES=(
 	curl wrk bc openssl systemd python3-jwt iproute2 gnupg jq gnuplot-nox
 	# API docs (Swagger UI, ReDoc and their checks come from npm) and the browser test
 	nodejs chromium
+	# sanitizers, fuzzing (libFuzzer; json-c rebuilt from its Debian source), valgrind
+	clang libclang-rt-14-dev llvm cmake dpkg-dev valgrind
 )
 # npm ships inside some nodejs builds (NodeSource); Debian's own is a package
 command -v npm >/dev/null || PACKAGES+=(npm)

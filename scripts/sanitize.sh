@@ -108,15 +108,15 @@ unit() {
 	log=$(mktemp /tmp/pixelcraft-asan-unit.XXXXXX)
 	"$ASAN_BUILD"/unit-tests --jobs 2 ${TEST_FILTER:+--filter "$TEST_FILTER"} >"$log" 2>&1
 	local rc=$?
-	tail -n 1 "$log"
 	if ((rc != 0)) || ! no_reports "$log"; then
-		grep -E '^\[(FAIL|----)\]' "$log" | head -n 40
+		grep -E '^\[FAIL\]' "$log" | head -n 40
 		echo "sanitize: ASan unit tests FAILED (log: $log)"
 		failed=1
-		return
+	else
+		echo "sanitize: ASan unit tests clean ($((SECONDS - start)) s)"
 	fi
-	echo "sanitize: ASan unit tests clean ($((SECONDS - start)) s)"
-	rm -f "$log"
+	tail -n 1 "$log" # Criterion's summary, last
+	((failed)) || rm -f "$log"
 }
 
 valgrind_unit() {
@@ -132,20 +132,21 @@ valgrind_unit() {
 		--show-leak-kinds=definite,indirect --error-exitcode=1 \
 		"${VG_SUPP[@]}" --log-file="$dir/vg.%p.log" \
 		build/unit-tests --jobs 1 ${TEST_FILTER:+--filter "$TEST_FILTER"} >"$dir/out.log" 2>&1
-	local rc=$? bad=()
-	tail -n 1 "$dir/out.log"
+	local rc=$? bad=() f
 	for f in "$dir"/vg.*.log; do
 		[[ -s $f ]] && bad+=("$f")
 	done
 	if ((rc != 0 || ${#bad[@]})); then
 		((${#bad[@]})) && head -n 60 "${bad[@]}"
-		grep -E '^\[(FAIL|----)\]' "$dir/out.log" | head -n 40
+		grep -E '^\[FAIL\]' "$dir/out.log" | head -n 40
 		echo "sanitize: valgrind unit tests FAILED (logs: $dir)"
 		failed=1
-		return
+	else
+		echo "sanitize: valgrind clean: $(ls "$dir"/vg.*.log | wc -l) processes," \
+			"no error, no leak ($((SECONDS - start)) s)"
 	fi
-	echo "sanitize: valgrind clean: $(ls "$dir"/vg.*.log | wc -l) processes, no error, no leak ($((SECONDS - start)) s)"
-	rm -rf "$dir"
+	tail -n 1 "$dir/out.log" # Criterion's summary, last
+	((failed)) || rm -rf "$dir"
 }
 
 integration() {
@@ -188,12 +189,12 @@ integration() {
 		build/integration-tests --jobs 1 --verbose ${TEST_FILTER:+--filter "$TEST_FILTER"}
 	) >"$stack_dir/log/integration.out" 2>&1
 	local rc=$?
-	tail -n 1 "$stack_dir/log/integration.out"
 	# a graceful stop: each worker returns from main, so LeakSanitizer checks it
 	STACK_QUIET=1 scripts/stack.sh pool-stop "$stack_dir" >/dev/null 2>&1
 	if ((rc != 0)); then
-		grep -E '^\[(FAIL|----)\]' "$stack_dir/log/integration.out" | head -n 40
-		echo "sanitize: integration tests FAILED with the ASan workers"
+		grep -E '^\[FAIL\]' "$stack_dir/log/integration.out" | head -n 40
+		echo "sanitize: integration tests FAILED with the ASan workers" \
+			"(output: $stack_dir/log/integration.out)"
 		failed=1
 		KEEP_STACK=1
 	fi
@@ -207,6 +208,7 @@ integration() {
 			"($((SECONDS - start)) s)"
 	fi
 	[[ -n ${KEEP_STACK:-} ]] && echo "(stack kept in $stack_dir)"
+	tail -n 1 "$stack_dir/log/integration.out" # Criterion's summary, last
 }
 
 deps

@@ -334,13 +334,13 @@ front_start() {
 	case $FRONT in
 	nginx)
 		nginx_conf
-		nginx -t -q -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx-error.log" ||
+		"${WRAP[@]}" nginx -t -q -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx-error.log" ||
 			die "nginx -t failed"
 		"${WRAP[@]}" nginx -c "$DIR/nginx/nginx.conf" -e "$DIR/log/nginx-error.log"
 		;;
 	lighttpd)
 		lighttpd_conf
-		lighttpd -tt -f "$DIR/lighttpd/lighttpd.conf" >/dev/null || die "lighttpd -tt failed"
+		"${WRAP[@]}" lighttpd -tt -f "$DIR/lighttpd/lighttpd.conf" >/dev/null || die "lighttpd -tt failed"
 		"${WRAP[@]}" lighttpd -f "$DIR/lighttpd/lighttpd.conf"
 		;;
 	*) die "unknown front end $FRONT" ;;

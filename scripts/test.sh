@@ -6,7 +6,10 @@
 #      temporary directory (PostgreSQL, Redis, stub LLM, both worker pools,
 #      the front end) and the Criterion integration suite against it, every
 #      response logged;
-#   4. the documentation checks (build/docs-tests): ops/openapi.json against
+#   4. the fuzz corpus and saved crashes replayed, the unit tests with
+#      ASan+UBSan and under valgrind, and one integration pass through nginx
+#      with ASan+UBSan workers (scripts/fuzz.sh, scripts/sanitize.sh);
+#   5. the documentation checks (build/docs-tests): ops/openapi.json against
 #      the router, the linter, and every logged response against its schema.
 # Stacks are torn down by a trap, also when a test fails. The output ends with
 # Criterion's summary line of the last suite; the exit status is non-zero if
@@ -48,6 +51,10 @@ crit_args=(--jobs 1 --verbose)
 if [[ $what == all || $what == unit ]]; then
 	section "unit tests"
 	build/unit-tests --jobs 2 ${TEST_FILTER:+--filter "$TEST_FILTER"} || failed=1
+	section "fuzz regressions (corpus and saved crashes, no fuzzing)"
+	scripts/fuzz.sh replay || failed=1
+	scripts/sanitize.sh unit || failed=1
+	scripts/sanitize.sh valgrind || failed=1
 fi
 
 if [[ $what == all || $what == integration ]]; then
@@ -78,6 +85,8 @@ if [[ $what == all || $what == integration ]]; then
 		) || { failed=1; echo "(logs kept in $dir/log)"; KEEP_STACK=1; }
 		STACK_QUIET=1 scripts/stack.sh down "$dir" >/dev/null 2>&1
 	done
+	# once more through nginx with ASan+UBSan workers: any report fails the run
+	scripts/sanitize.sh integration || failed=1
 fi
 if [[ $what == all || $what == docs ]]; then
 	section "documentation checks"
