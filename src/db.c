@@ -158,7 +158,12 @@ static bool db_closed_by_server(struct db *db)
 
 	if (poll(&pfd, 1, 0) <= 0)
 		return false;
-	return PQconsumeInput(db->conn) == 0 || PQstatus(db->conn) != CONNECTION_OK;
+	/* An idle connection has nothing to read unless the server is ending it
+	 * (pg_terminate_backend, a shutdown: a FATAL message, then EOF, which may
+	 * not have arrived yet). We use no LISTEN, so any input means: reconnect
+	 * now rather than fail the next query. */
+	PQconsumeInput(db->conn);
+	return true;
 }
 
 int db_ready(struct db *db)

@@ -265,6 +265,7 @@ server_reset_query = DISCARD ALL
 default_pool_size = 12
 max_client_conn = 50
 ignore_startup_parameters = extra_float_digits
+stats_users = pixelcraft
 logfile = $T/log/pgbouncer.log
 pidfile = $T/pgbouncer/pgbouncer.pid
 EOF
@@ -318,12 +319,14 @@ host_up() { # NAME NS ADDR GW
 		ip netns exec "$ns" setsid "$ROOT/build/stub-ollama" "$STUB_PORT" \
 			>>"$T/log/stub-$name.log" 2>&1 &
 		stub_pid=$!
+		disown "$stub_pid"
 		PIDS+=("$stub_pid")
 		poll 50 ip netns exec "$ns" curl -sf "http://127.0.0.1:$STUB_PORT/api/tags" ||
 			abort "stub LLM in $ns did not start"
 	fi
-	env -u PORT -u INTERNAL_PORT -u PG_PORT -u REDIS_PORT -u STUB_PORT -u WORKERS \
-		-u CHAT_WORKERS STACK_QUIET=1 FRONT=nginx NGINX_ACCESS_LOG="$dir/log/access.log" \
+	# a clean environment: the workers prefer variables in their environment
+	# (the test stack's DATABASE_URL, ...) to those of their env file
+	env -i PATH="$PATH" STACK_QUIET=1 FRONT=nginx NGINX_ACCESS_LOG="$dir/log/access.log" \
 		EXTRA_ENV="MODEL_HEALTH_INTERVAL=1 RATE_LIMIT_DEFAULT=10/minute RATE_LIMIT_CHAT=100000/minute TRUSTED_PROXIES=$gw DATABASE_READ_URL=postgresql://pixelcraft:$PG_APP_PASSWORD@$gw:$REPLICA_PORT/pixelcraft" \
 		"$STACK" up "$dir" --shared "$STACK_DIR" --listen "$addr" "${wrap[@]}" \
 		--database-url "postgresql://pixelcraft:$PG_APP_PASSWORD@$gw:$BOUNCER_PORT/pixelcraft" \
@@ -385,6 +388,23 @@ done
 a1=$(count_posts "$T/hostA/log/access.log") b1=$(count_posts "$T/hostB/log/access.log")
 check $((okn != 10 || a1 - a0 < 1 || b1 - b0 < 1)) \
 	"chat through the balancer: $okn of 10 answered 200 with the model's reply; host A served $((a1 - a0)), host B $((b1 - b0)) (their nginx access logs; balancer order: ${ups% })"
+
+# PgBouncer's clients: the workers of both hosts, by address
+bouncer_clients=$(PGPASSWORD=$PG_APP_PASSWORD "$PGBIN/psql" -h 127.0.0.1 -p "$BOUNCER_PORT" \
+	-U pixelcraft -d pgbouncer -X --csv -c 'SHOW CLIENTS' 2>&1 | awk -F, '
+	NR == 1 { for (i = 1; i <= NF; i++) if ($i == "addr") c = i; next }
+	c { n[$c]++ } END { for (a in n) printf "%s=%d ", a, n[a] }' | tr ' ' '\n' | sort | paste -sd' ')
+bouncer_servers=$(PGPASSWORD=$PG_APP_PASSWORD "$PGBIN/psql" -h 127.0.0.1 -p "$BOUNCER_PORT" \
+	-U pixelcraft -d pgbouncer -X --csv -c 'SHOW SERVERS' 2>&1 | awk 'END { print NR - 1 }')
+primary_direct=$(primary_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pixelcraft-api'
+	AND client_addr IS NOT NULL AND host(client_addr) <> '127.0.0.1'")
+if [[ $MODE == netns ]]; then
+	good=$([[ $bouncer_clients == *"$A_ADDR="* && $bouncer_clients == *"$B_ADDR="* ]]; echo $?)
+else
+	good=$([[ $bouncer_clients == *"127.0.0.1="* ]]; echo $?)
+fi
+check "$((good != 0 || bouncer_servers < 1 || primary_direct != 0))" \
+	"the hosts' workers reach Postgres through PgBouncer in session mode: its clients by address ${bouncer_clients:-none} (A is $A_ADDR, B is $B_ADDR), $bouncer_servers server connections; the primary sees no worker connection from elsewhere ($primary_direct)"
 
 # --------------------------------------------------------- 2. rate limit
 
@@ -515,11 +535,11 @@ for c in 1 2 3 4; do
 	client "$c" &
 	loaders+=($!)
 done
-poll 300 enough 0 40
+poll 150 enough 0 40
 t_stop=$EPOCHREALTIME
 STACK_QUIET=1 "$STACK" down "$T/hostA" >/dev/null 2>&1
 t_down=$EPOCHREALTIME
-poll 300 enough "$t_down" 40
+poll 150 enough "$t_down" 40
 touch "$T/stop"
 wait "${loaders[@]}"
 cat "$T"/load-*.txt >"$T/load.txt"
