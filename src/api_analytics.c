@@ -267,9 +267,9 @@ static int api_analytics_answer(struct request *req, struct response *res,
 	if (db_analytics(db, report, &in.q, &json) < 0) {
 		enum db_fail f = db_last_fail(db);
 		if (f == DB_DOWN || f == DB_TIMEOUT)
-			st = response_unavailable(res, db == req->app->db ? "Postgres"
-									  : "Postgres read replica",
-						  db_retry_after(db));
+			st = response_unavailable(
+			    res, db == req->app->db ? "Postgres" : "Postgres read replica",
+			    db_retry_after(db));
 		else
 			st = response_error(res, 500, "Analytics query failed");
 		goto out;

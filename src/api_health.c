@@ -90,8 +90,10 @@ static int api_health_critical(struct app *app, struct json_object *services,
 {
 	int64_t pg_us = 0, rd_us = 0, read_us = 0;
 	struct db *rdb = with_read ? app->db_read : NULL;
-	bool pg = db_ping_start(app->db) == 0;
+	/* the replica's first: a lazy first connect there must not count in the
+	 * primary's round trip */
 	bool rp = rdb != NULL && db_ping_start(rdb) == 0;
+	bool pg = db_ping_start(app->db) == 0;
 	bool rd = redis_check(app, &rd_us, arg) == 0;
 	pg = pg && db_ping_finish(app->db, &pg_us) == 0;
 	rp = rp && db_ping_finish(rdb, &read_us) == 0;
