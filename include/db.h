@@ -88,6 +88,18 @@ void db_idle(struct db *db);
 int64_t db_reconnects(const struct db *db);
 
 /*
+ * Shares "the database is back" between workers and hosts. While the handle
+ * waits out its reconnect backoff, seen() (called at most every 100 ms)
+ * returns the wall-clock ms of the latest successful reconnect any worker
+ * announced, 0 if unknown; one after our last failed attempt ends the wait at
+ * once. announce() is called when this handle reconnects after a failure.
+ * The backoff still protects a server that is down; a server that is back
+ * gets every worker within about 100 ms instead of up to DB_RETRY_MAX_MS.
+ */
+void db_set_peers(struct db *db, int64_t (*seen)(void *arg, const char *name),
+		  void (*announce)(void *arg, const char *name), void *arg);
+
+/*
  * Applies the numbered migrations (NNN_name.sql) in dir that are not yet
  * recorded in schema_migrations, each in its own transaction, under an
  * advisory lock so concurrent runs serialise. An applied file whose content
@@ -131,17 +143,17 @@ int db_message_by_key(struct db *db, const char *scope, const char *key,
 
 struct db_user_message {
 	const char *conversation_id;
-	bool create;           /* create the conversation in the same statement */
-	const char *user_id;   /* owner of a new conversation; NULL: anonymous */
+	bool create;	     /* create the conversation in the same statement */
+	const char *user_id; /* owner of a new conversation; NULL: anonymous */
 	const char *title;
-	const char *metadata;  /* JSON object text */
+	const char *metadata; /* JSON object text */
 	const char *content;
-	const char *idem_key;  /* NULL: none */
+	const char *idem_key; /* NULL: none */
 	const char *idem_scope;
 	/* with create and a user_id: this notification for the owner, stored in
 	 * the same statement (only when the message is stored); NULL: none */
 	const struct db_new_notification *notification;
-	bool async_commit;     /* commit without waiting for the WAL flush */
+	bool async_commit; /* commit without waiting for the WAL flush */
 };
 
 /*
@@ -216,8 +228,7 @@ int db_conversations_of(struct db *db, const char *user_id, int limit, int offse
  * "success_rate", "avg_latency_ms", "p50_latency_ms", "p95_latency_ms",
  * "p99_latency_ms", "tokens_in", "tokens_out", "total_tokens"}. 0 / -1.
  */
-int db_model_history(struct db *db, const char *start, const char *end,
-		     struct json_object **rows);
+int db_model_history(struct db *db, const char *start, const char *end, struct json_object **rows);
 
 /* ---- db_notifications.c ---- */
 
@@ -299,10 +310,10 @@ enum db_analytics_report {
  */
 struct db_analytics_query {
 	const char *start, *end;
-	const char *user_id;     /* NULL: every row (an admin); else only this user's */
+	const char *user_id;	 /* NULL: every row (an admin); else only this user's */
 	const char *aggregation; /* "daily" or "weekly" */
-	int limit, offset;       /* paginated lists */
-	const char *status;      /* filters; NULL: any */
+	int limit, offset;	 /* paginated lists */
+	const char *status;	 /* filters; NULL: any */
 	const char *package_id;
 	const char *channel;
 	const char *agent_type;
@@ -314,7 +325,7 @@ struct db_analytics_query {
  * LTV, subscriptions, conversations, agent logs) come as {"total",
  * "items"}. 0 / -1.
  */
-int db_analytics(struct db *db, enum db_analytics_report report,
-		 const struct db_analytics_query *q, char **json);
+int db_analytics(struct db *db, enum db_analytics_report report, const struct db_analytics_query *q,
+		 char **json);
 
 #endif

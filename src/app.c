@@ -10,11 +10,37 @@
 #include "llm.h"
 #include "sentry.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef PIXELCRAFT_VERSION
 #define PIXELCRAFT_VERSION "dev"
 #endif
+
+/* db_set_peers: "Postgres is back", shared through Redis (pc:up:db:<name>). */
+static int64_t app_db_seen(void *arg, const char *name)
+{
+	struct app *app = arg;
+	char key[64], *v = NULL;
+
+	snprintf(key, sizeof(key), "pc:up:db:%s", name);
+	if (kv_get(app->kv, key, &v) != 1)
+		return 0;
+	int64_t at = strtoll(v, NULL, 10);
+	free(v);
+	return at;
+}
+
+static void app_db_announce(void *arg, const char *name)
+{
+	struct app *app = arg;
+	char key[64], at[24];
+
+	snprintf(key, sizeof(key), "pc:up:db:%s", name);
+	snprintf(at, sizeof(at), "%lld", (long long)clock_wall_ms());
+	kv_set(app->kv, key, at, 60);
+}
 
 int app_open(struct app *app, const struct config *cfg, struct models *models)
 {
@@ -40,6 +66,9 @@ int app_open(struct app *app, const struct config *cfg, struct models *models)
 		app_close(app);
 		return -1;
 	}
+	db_set_peers(app->db, app_db_seen, app_db_announce, app);
+	if (app->db_read != NULL)
+		db_set_peers(app->db_read, app_db_seen, app_db_announce, app);
 	return 0;
 }
 

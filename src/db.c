@@ -166,6 +166,15 @@ static bool db_closed_by_server(struct db *db)
 	return true;
 }
 
+/* While backing off: has another worker reconnected since our last failure? */
+static bool db_peer_back(struct db *db, int64_t now)
+{
+	if (db->peer_seen == NULL || now - db->peer_checked_ms < 100)
+		return false;
+	db->peer_checked_ms = now;
+	return db->peer_seen(db->peer_arg, db->name ? db->name : "primary") > db->failed_wall_ms;
+}
+
 int db_ready(struct db *db)
 {
 	int64_t now = clock_mono_ms();
@@ -190,13 +199,14 @@ int db_ready(struct db *db)
 	}
 	if (db->conn != NULL)
 		return 0;
-	if (!backoff_ready(&db->backoff, now)) {
+	if (!backoff_ready(&db->backoff, now) && !db_peer_back(db, now)) {
 		db->fail = DB_DOWN;
 		return -1;
 	}
 	bool was_down = db->backoff.failures > 0;
 	if (db_connect(db) < 0) {
 		backoff_failed(&db->backoff, clock_mono_ms());
+		db->failed_wall_ms = clock_wall_ms();
 		struct log_line l;
 		log_begin(&l, LOG_WARN, "db_connect_failed");
 		log_str(&l, "db", db->name);
@@ -212,7 +222,17 @@ int db_ready(struct db *db)
 		       "connection to Postgres (re)established");
 	backoff_reset(&db->backoff);
 	db->fail = DB_OK;
+	if (was_down && db->peer_announce != NULL)
+		db->peer_announce(db->peer_arg, db->name ? db->name : "primary");
 	return 0;
+}
+
+void db_set_peers(struct db *db, int64_t (*seen)(void *arg, const char *name),
+		  void (*announce)(void *arg, const char *name), void *arg)
+{
+	db->peer_seen = seen;
+	db->peer_announce = announce;
+	db->peer_arg = arg;
 }
 
 bool db_up(const struct db *db)

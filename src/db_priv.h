@@ -31,17 +31,23 @@ struct db_stmt {
 
 struct db {
 	const struct config *cfg;
-	const char *url;       /* connection URI (borrowed from cfg) */
-	const char *name;      /* "db" field of log lines; NULL: the primary */
+	const char *url;  /* connection URI (borrowed from cfg) */
+	const char *name; /* "db" field of log lines; NULL: the primary */
 	PGconn *conn;
-	uint64_t gen;          /* a new process-wide number on every new connection */
-	int64_t connected_ms;  /* monotonic time of the current connection */
-	bool suspect;          /* an error happened: check before reuse */
+	uint64_t gen;	      /* a new process-wide number on every new connection */
+	int64_t connected_ms; /* monotonic time of the current connection */
+	bool suspect;	      /* an error happened: check before reuse */
 	struct backoff backoff;
 	enum db_fail fail;
 	char err[256];
 	int64_t reconnects;
-	int64_t ping_us;       /* when the pending ping was sent */
+	int64_t ping_us; /* when the pending ping was sent */
+	/* news from the other workers (db_set_peers) */
+	int64_t (*peer_seen)(void *arg, const char *name);
+	void (*peer_announce)(void *arg, const char *name);
+	void *peer_arg;
+	int64_t failed_wall_ms;	 /* the last failed connection attempt */
+	int64_t peer_checked_ms; /* monotonic time of the last peer_seen call */
 };
 
 /*
