@@ -63,6 +63,7 @@ struct request {
 	bool internal;		   /* came through the internal listener (PIXELCRAFT_INTERNAL=1) */
 	const struct route *route; /* the matched route, NULL if none (for metrics) */
 	bool rate_limited;	   /* refused by the rate limiter (for metrics) */
+	bool httpoxy;		   /* an HTTP_PROXY parameter came (logged: see request.c) */
 	struct request_user user;
 	/* the raw output, for handlers that stream their response (SSE):
 	 * writes and flushes; -1 when the client has gone */

@@ -25,7 +25,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # a caller's stack (the integration tests' environment) must not leak into ours
-unset PORT INTERNAL_PORT PG_PORT REDIS_PORT STUB_PORT STACK_DIR BASE_URL DATABASE_URL
+[[ -f ${STACK_DIR:-}/stack.env ]] && unset $(sed -n 's/=.*//p' "$STACK_DIR/stack.env")
 SHORT=${SHORT:-}
 LOAD_SECONDS=${LOAD_SECONDS:-$([[ -n $SHORT ]] && echo 12 || echo 25)}
 FAULT_AT=${FAULT_AT:-$([[ -n $SHORT ]] && echo 4 || echo 10)}

@@ -23,7 +23,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 # a caller's stack (the integration tests' environment) must not leak into ours
-unset PORT INTERNAL_PORT PG_PORT REDIS_PORT STUB_PORT STACK_DIR BASE_URL DATABASE_URL
+[[ -f ${STACK_DIR:-}/stack.env ]] && unset $(sed -n 's/=.*//p' "$STACK_DIR/stack.env")
 QUICK=${QUICK:-}
 DURATION=${DURATION:-$([[ -n $QUICK ]] && echo 4 || echo 20)}
 SLICE=${SLICE:-2}

@@ -212,13 +212,26 @@ stub_stop() {
 # multiwatch, which keeps N workers alive. -r/-t: a slot is only given up
 # after 100 deaths each within 1 s of its start (then multiwatch exits and
 # systemd restarts the chain); ordinary crashes are always replaced.
+# The workers' configuration comes from pixelcraft.env alone, as under
+# systemd: they start with an empty environment but for PATH and the
+# sanitizers' options, so a caller's variables (another stack's secret, say)
+# cannot override the file.
+worker_env() {
+	local v
+	WORKER_ENV=(env -i "PATH=$PATH")
+	for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+		[[ -z ${!v:-} ]] || WORKER_ENV+=("$v=${!v}")
+	done
+}
+
 pool_start_one() {
 	local name=$1 n=$2 sock=$DIR/run/$1.sock
 	local owner=() group=www-data
 	[[ $(id -u) -eq 0 ]] && owner=(-u pixelcraft -g pixelcraft -U pixelcraft -G "$group")
 	[[ $(id -u) -eq 0 ]] || group=$(id -gn)
 	rm -f "$sock"
-	WORKERS=$n LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 "${WRAP[@]}" setsid spawn-fcgi -n -s "$sock" -M 0660 \
+	"${WRAP[@]}" "${WORKER_ENV[@]}" WORKERS="$n" LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 \
+		setsid spawn-fcgi -n -s "$sock" -M 0660 \
 		"${owner[@]}" -- /usr/bin/multiwatch -f "$n" -r 100 -t 1000 -- \
 		"$BIN" --env-file "$DIR/pixelcraft.env" \
 		>>"$DIR/log/$name-pool.out" 2>>"$DIR/log/api.log" &
@@ -229,7 +242,8 @@ pool_start_one() {
 }
 
 pool_start() {
-	"$BIN" --env-file "$DIR/pixelcraft.env" --validate-config ||
+	worker_env
+	"${WORKER_ENV[@]}" "$BIN" --env-file "$DIR/pixelcraft.env" --validate-config ||
 		die "invalid configuration in $DIR/pixelcraft.env"
 	pool_start_one api "$WORKERS"
 	pool_start_one chat "$CHAT_WORKERS"
@@ -268,6 +282,17 @@ render() {
 		"$1"
 }
 
+# the documentation site (make docs-site), copied so a rebuild cannot change
+# it under the front end
+docs_site() {
+	if [[ -f $ROOT/build/docs-site/openapi.json ]]; then
+		rm -rf "$DIR/docs-site"
+		cp -r "$ROOT/build/docs-site" "$DIR/docs-site"
+	else
+		log "no build/docs-site (make docs-site): /docs, /redoc and /openapi.json will be 404"
+	fi
+}
+
 nginx_conf() {
 	local user="" modules=""
 	[[ $(id -u) -eq 0 ]] && user="user www-data;"
@@ -275,12 +300,7 @@ nginx_conf() {
 		[[ -f $m ]] && modules+="load_module $m;"
 	done
 	mkdir -p "$DIR/nginx/tmp" "$DIR/nginx/conf.d"
-	# the documentation site (make docs-site), copied so a rebuild cannot change it under nginx
-	if [[ -f $ROOT/build/docs-site/openapi.json ]]; then
-		cp -r "$ROOT/build/docs-site" "$DIR/docs-site"
-	else
-		log "no build/docs-site (make docs-site): /docs, /redoc and /openapi.json will be 404"
-	fi
+	docs_site
 	for f in "$ROOT"/fcgi-conf/pixelcraft-*.conf; do
 		render "$f" >"$DIR/nginx/$(basename "$f")"
 	done
@@ -311,6 +331,7 @@ nginx_conf() {
 
 lighttpd_conf() {
 	mkdir -p "$DIR/lighttpd/www" "$DIR/lighttpd/tmp"
+	docs_site
 	render "$ROOT/fcgi-conf/lighttpd.conf" >"$DIR/lighttpd/site.conf"
 	local user=""
 	[[ $(id -u) -eq 0 ]] && user='server.username = "www-data"

@@ -27,6 +27,8 @@ cd "$ROOT"
 what=${1:-all}
 FRONTS=${FRONTS:-nginx lighttpd}
 failed=0
+failures=() # names of the suites that failed, repeated before the last suite
+fail() { failed=1; failures+=("$1"); }
 stacks=()
 logs=$(mktemp -d /tmp/pixelcraft-responses.XXXXXX)
 response_logs=()
@@ -50,11 +52,11 @@ crit_args=(--jobs 1 --verbose)
 
 if [[ $what == all || $what == unit ]]; then
 	section "unit tests"
-	build/unit-tests --jobs 2 ${TEST_FILTER:+--filter "$TEST_FILTER"} || failed=1
+	build/unit-tests --jobs 2 ${TEST_FILTER:+--filter "$TEST_FILTER"} || fail "unit tests"
 	section "fuzz regressions (corpus and saved crashes, no fuzzing)"
-	scripts/fuzz.sh replay || failed=1
-	scripts/sanitize.sh unit || failed=1
-	scripts/sanitize.sh valgrind || failed=1
+	scripts/fuzz.sh replay || fail "fuzz replay"
+	scripts/sanitize.sh unit || fail "unit tests with ASan+UBSan"
+	scripts/sanitize.sh valgrind || fail "unit tests under valgrind"
 fi
 
 if [[ $what == all || $what == integration ]]; then
@@ -71,7 +73,7 @@ if [[ $what == all || $what == integration ]]; then
 			tail -n 20 "$dir"/log/*.log >&2
 			echo "(logs kept in $dir/log)"
 			KEEP_STACK=1
-			failed=1
+			fail "stack for $front"
 			continue
 		fi
 		response_logs+=("$logs/$front.jsonl")
@@ -82,15 +84,18 @@ if [[ $what == all || $what == integration ]]; then
 			RESPONSE_LOG=$logs/$front.jsonl
 			set +a
 			build/integration-tests "${crit_args[@]}"
-		) || { failed=1; echo "(logs kept in $dir/log)"; KEEP_STACK=1; }
+		) || { fail "integration through $front"; echo "(logs kept in $dir/log)"; KEEP_STACK=1; }
 		STACK_QUIET=1 scripts/stack.sh down "$dir" >/dev/null 2>&1
 	done
 	# once more through nginx with ASan+UBSan workers: any report fails the run
-	scripts/sanitize.sh integration || failed=1
+	scripts/sanitize.sh integration || fail "integration with ASan+UBSan workers"
 fi
 if [[ $what == all || $what == docs ]]; then
+	if ((${#failures[@]})); then
+		section "FAILED so far: $(IFS=,; echo "${failures[*]}" | sed 's/,/, /g')"
+	fi
 	section "documentation checks"
 	RESPONSE_LOGS="${response_logs[*]}" build/docs-tests --verbose \
-		${TEST_FILTER:+--filter "$TEST_FILTER"} || failed=1
+		${TEST_FILTER:+--filter "$TEST_FILTER"} || fail "documentation checks"
 fi
 exit $failed

@@ -166,6 +166,16 @@ static bool db_closed_by_server(struct db *db)
 	return true;
 }
 
+/* Drops an idle connection the server has ended (see db_closed_by_server). */
+static void db_drop_if_closed(struct db *db)
+{
+	if (db->conn != NULL && PQtransactionStatus(db->conn) == PQTRANS_IDLE &&
+	    db_closed_by_server(db)) {
+		db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
+		db_drop(db, db->err);
+	}
+}
+
 /* While backing off: has another worker reconnected since our last failure? */
 static bool db_peer_back(struct db *db, int64_t now)
 {
@@ -179,11 +189,7 @@ int db_ready(struct db *db)
 {
 	int64_t now = clock_mono_ms();
 
-	if (db->conn != NULL && db_closed_by_server(db)) {
-		db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
-		db_drop(db, db->err);
-	}
-
+	db_drop_if_closed(db);
 	if (db->conn != NULL && db->suspect) {
 		if (PQstatus(db->conn) != CONNECTION_OK ||
 		    PQtransactionStatus(db->conn) != PQTRANS_IDLE)
@@ -364,6 +370,10 @@ PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *co
 {
 	int64_t deadline = clock_mono_ms() + db->cfg->db_query_timeout_ms;
 
+	/* a connection the server ended while we were idle is replaced first,
+	 * whichever statement comes first (outside a transaction: inside one,
+	 * a new connection could not carry it on) */
+	db_drop_if_closed(db);
 	if (db->conn == NULL && db_ready(db) < 0) {
 		if (db->fail == DB_OK)
 			db_set_fail(db, DB_DOWN, "not connected");

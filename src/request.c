@@ -9,6 +9,7 @@
 #include "request.h"
 #include "app.h"
 #include "config.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -218,6 +219,26 @@ static void request_client(struct request *req, const struct config *cfg)
 	}
 }
 
+/*
+ * httpoxy: a client's "Proxy:" header arrives as HTTP_PROXY unless the front
+ * end drops it (both shipped configurations do). Nothing here reads it, but
+ * a CGI-style library might take it for a proxy setting: the request's log
+ * line says so, and the operator is told once per worker how to fix it.
+ */
+static void request_check_httpoxy(struct request *req)
+{
+	static bool warned;
+	const char *proxy = request_param_env(req, "HTTP_PROXY");
+
+	req->httpoxy = proxy != NULL && *proxy != '\0';
+	if (warned || !req->httpoxy)
+		return;
+	warned = true;
+	log_msg(LOG_WARN, "httpoxy",
+		"the front end passes the client's Proxy header as HTTP_PROXY (ignored here): "
+		"add fastcgi_param HTTP_PROXY \"\"; as in fcgi-conf/pixelcraft-fastcgi.conf");
+}
+
 static enum http_method request_method(const char *m)
 {
 	for (int i = 0; i < HTTP_OTHER; i++)
@@ -251,6 +272,7 @@ int request_parse(struct request *req, struct app *app, char **env)
 	 * their headers arrive as HTTP_*) */
 	const char *internal = request_param_env(req, "PIXELCRAFT_INTERNAL");
 	req->internal = internal != NULL && strcmp(internal, "1") == 0;
+	request_check_httpoxy(req);
 
 	uri = request_param_env(req, "REQUEST_URI");
 	if (uri == NULL || uri[0] != '/') {

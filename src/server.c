@@ -145,6 +145,8 @@ static void server_access_log(const struct request *req, int status)
 	log_str(&l, "client", req->client_ip);
 	if (req->user.known)
 		log_str(&l, "user_id", req->user.id);
+	if (req->httpoxy)
+		log_str(&l, "httpoxy", "HTTP_PROXY parameter received");
 	log_end(&l);
 }
 

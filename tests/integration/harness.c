@@ -21,6 +21,26 @@ double now_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
+char *access_log_line(const char *request_id)
+{
+	char path[512], line[4096], needle[128];
+
+	snprintf(path, sizeof(path), "%s/log/api.log", need_env("STACK_DIR"));
+	snprintf(needle, sizeof(needle), "\"request_id\":\"%s\"", request_id);
+	for (double end = now_ms() + 3000; now_ms() < end; usleep(20000)) {
+		FILE *f = fopen(path, "r");
+		cr_assert_not_null(f, "cannot read %s", path);
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (strstr(line, needle) != NULL && strstr(line, "\"event\":\"request\"")) {
+				fclose(f);
+				return strdup(line);
+			}
+		fclose(f);
+	}
+	cr_assert_fail("no access-log line for request %s", request_id);
+	return NULL;
+}
+
 const char *need_env(const char *name)
 {
 	const char *v = getenv(name);

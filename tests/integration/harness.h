@@ -125,4 +125,9 @@ struct http *chat_post(const char *token, const char *extra_header, const char *
 /* Milliseconds on a monotonic clock. */
 double now_ms(void);
 
+/* The workers' access-log line for a request id (from $STACK_DIR/log/api.log,
+ * waiting up to 3 s for it to be written); caller frees. Fails the test when
+ * no line comes. */
+char *access_log_line(const char *request_id);
+
 #endif

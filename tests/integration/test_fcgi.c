@@ -414,6 +414,29 @@ Test(fcgi, well_formed_request_is_answered)
 	after(&s, "well-formed request", false);
 }
 
+/* The other side of http::proxy_header_never_reaches_the_workers: an
+ * HTTP_PROXY parameter that does arrive is flagged in the access log. */
+Test(fcgi, http_proxy_parameter_is_flagged)
+{
+	struct out b = {0};
+	char id[64];
+
+	snprintf(id, sizeof(id), "fcgi-httpoxy-%d", (int)getpid());
+	const char *kv[] = {"REQUEST_METHOD", "GET", "REQUEST_URI", "/health/live", "REMOTE_ADDR",
+			    "127.0.0.1", "HTTP_PROXY", "http://127.0.0.1:9/", "HTTP_X_REQUEST_ID",
+			    id, NULL};
+	begin(&b, 1, FCGI_RESPONDER, 0);
+	params(&b, 1, kv, true);
+	body(&b, 1, 0, true);
+	struct reply *r = exchange(&b, false);
+	cr_assert(answered(r, 200), "no clean 200 (%zu bytes: %.200s)", r->len, r->out);
+	reply_free(r);
+	free(b.p);
+	char *line = access_log_line(id);
+	cr_assert_not_null(strstr(line, "\"httpoxy\""), "not flagged: %s", line);
+	free(line);
+}
+
 Test(fcgi, keep_conn_serves_two_requests_on_one_connection)
 {
 	struct pool_state s = before();

@@ -177,3 +177,33 @@ Test(health, degraded_when_llm_host_down_but_not_unavailable, .timeout = 60, .fi
 	}
 	cr_assert(healthy, "did not recover");
 }
+
+/*
+ * An administrator (or a restore, or a failover) ends every backend while
+ * the workers sit idle: the next request on every worker, whichever route
+ * and pool, notices before its first statement and reconnects instead of
+ * answering 503 for the dead connection.
+ */
+Test(health, connections_ended_by_the_server_are_replaced_silently, .timeout = 60,
+     .fini = restore)
+{
+	char *token = user_token(NULL, NULL, 600);
+	char *out = sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+			"WHERE usename = 'pixelcraft'");
+	cr_assert_gt(atoi(out), 0, "no worker connection to end");
+	free(out);
+	usleep(200000); /* the termination messages reach the idle sockets */
+	remember_workers();
+	/* enough requests to reach every worker of both pools */
+	const char *paths[] = {"/api/notifications/unread-count", "/api/chat/conversations"};
+	for (int p = 0; p < 2; p++)
+		for (int i = 0; i < 48; i++) {
+			struct http *r = http_do("GET", paths[p], NULL,
+						 (const char *[]){bearer(0, token), NULL});
+			cr_assert_eq(r->status, 200, "%s after the backends were ended: %ld %s",
+				     paths[p], r->status, r->body);
+			http_free(r);
+		}
+	assert_same_workers();
+	free(token);
+}

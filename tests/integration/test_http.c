@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -103,6 +104,27 @@ Test(http, request_id_is_echoed_or_generated)
 	r = http_do("GET", "/health/live", NULL, h3);
 	cr_assert(strstr(http_header(r, "X-Request-ID"), "script") == NULL);
 	http_free(r);
+}
+
+/* httpoxy: a client's Proxy header never reaches a worker (of either pool)
+ * as HTTP_PROXY; the workers flag such a parameter in the request's log line
+ * (test_fcgi.c shows the flag when the parameter does arrive). */
+Test(http, proxy_header_never_reaches_the_workers)
+{
+	const char *paths[] = {"/api/models", "/api/chat/conversations"};
+	for (int i = 0; i < 2; i++) {
+		char id[64], hid[96];
+		snprintf(id, sizeof(id), "httpoxy-%d-%d", (int)getpid(), i);
+		snprintf(hid, sizeof(hid), "X-Request-ID: %s", id);
+		const char *h[] = {"Proxy: http://127.0.0.1:9/", hid, NULL};
+		struct http *r = http_do("GET", paths[i], NULL, h);
+		cr_assert(r->status == 200 || r->status == 401, "%s: %ld", paths[i], r->status);
+		http_free(r);
+		char *line = access_log_line(id);
+		cr_assert_null(strstr(line, "\"httpoxy\""), "%s reached the worker with HTTP_PROXY: %s",
+			       paths[i], line);
+		free(line);
+	}
 }
 
 Test(http, security_headers)
