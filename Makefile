@@ -23,7 +23,7 @@ UNIT_BIN  := $(BUILD)/unit-tests
 INTEG_SRCS := $(wildcard tests/integration/*.c) tests/tools/token.c tests/tools/livesub.c
 INTEG_BIN  := $(BUILD)/integration-tests
 
-.PHONY: all deps run stop test unit integration bench load-test faults docs docs-site npm format format-check clean
+.PHONY: all deps run stop test unit integration bench load-test faults slow-clients docs docs-site npm format format-check clean
 
 all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/pc-token $(BUILD)/live-load
 
@@ -125,6 +125,11 @@ load-test: deps
 faults: deps
 	$(MAKE) all
 	scripts/faults.sh
+
+# Slow clients (slowhttptest) beside normal ones through nginx (also in make test).
+slow-clients: deps
+	$(MAKE) all
+	scripts/slow-clients.sh
 
 docs: $(BIN)
 	scripts/docs.sh

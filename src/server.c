@@ -20,24 +20,19 @@
 
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 /* spawn-fcgi passes the listening socket as fd 0 (FCGI_LISTENSOCK_FILENO) */
 #define SERVER_LISTEN_FD 0
 
 static volatile sig_atomic_t server_stopping;
-
-/* SIGALRM, once a second: interrupts an idle accept so counters get flushed */
-static void server_on_tick(int sig)
-{
-	(void)sig;
-}
 
 /*
  * SIGTERM/SIGINT/SIGUSR1: only delivered while the worker waits in FCGX_Accept_r
@@ -202,7 +197,7 @@ int server_run(struct app *app)
 	FCGX_Request fr;
 	sigset_t term, old;
 	struct sigaction sa;
-	const struct itimerval tick = {{1, 0}, {1, 0}};
+	const struct timespec idle_wait = {1, 0};
 
 	server_app = app;
 	memset(&sa, 0, sizeof(sa));
@@ -214,31 +209,38 @@ int server_run(struct app *app)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
-	/* no SA_RESTART: the tick must end an idle accept (FCGI_FAIL_ACCEPT_ON_INTR) */
-	sa.sa_handler = server_on_tick;
-	sa.sa_flags = 0;
-	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
 	sigaddset(&term, SIGUSR1);
-	sigaddset(&term, SIGALRM);
 	sigprocmask(SIG_BLOCK, &term, &old);
 
-	if (metrics_init() < 0 || FCGX_Init() != 0 ||
-	    FCGX_InitRequest(&fr, SERVER_LISTEN_FD, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_msg(LOG_ERROR, "fcgi_init_failed", "cannot initialise libfcgi");
+	/*
+	 * The listening socket is non-blocking (accepted connections are not:
+	 * Linux does not pass O_NONBLOCK on), so FCGX_Accept_r returns -EAGAIN
+	 * when no connection waits; the worker then sleeps in ppoll(2), the stop
+	 * signals unblocked, for at most a second and flushes its counters when
+	 * idle. No timer signal: one arriving while FCGX_Accept_r reads the
+	 * params interrupts that read, and libfcgi drops the connection (nginx
+	 * answered 502 for about one request in 20,000).
+	 */
+	int fl = fcntl(SERVER_LISTEN_FD, F_GETFL);
+	if (fl < 0 || fcntl(SERVER_LISTEN_FD, F_SETFL, fl | O_NONBLOCK) < 0 || metrics_init() < 0 ||
+	    FCGX_Init() != 0 || FCGX_InitRequest(&fr, SERVER_LISTEN_FD, 0) != 0) {
+		log_msg(LOG_ERROR, "fcgi_init_failed", "cannot initialise libfcgi: %s",
+			strerror(errno));
 		return 1;
 	}
-	setitimer(ITIMER_REAL, &tick, NULL);
 	log_msg(LOG_INFO, "worker_started", "serving on the FastCGI socket");
 	while (!server_stopping) {
 		sigprocmask(SIG_UNBLOCK, &term, NULL);
 		int rc = server_stopping ? -1 : FCGX_Accept_r(&fr);
 		sigprocmask(SIG_BLOCK, &term, NULL);
-		if (rc == -EINTR && !server_stopping) {
-			metrics_flush(app, false);
+		if ((rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) && !server_stopping) {
+			struct pollfd p = {.fd = SERVER_LISTEN_FD, .events = POLLIN};
+			if (ppoll(&p, 1, &idle_wait, &old) == 0)
+				metrics_flush(app, false);
 			continue;
 		}
 		if (rc < 0)

@@ -1,7 +1,8 @@
 /*
  * Integration: the operations scripts against the test stack: encrypted
  * backup and restore round trip (tests/ops/backup-roundtrip.sh), TLS
- * (tests/ops/tls.sh), the backup monitor (tests/ops/monitor-backups.sh).
+ * (tests/ops/tls.sh), the backup monitor (tests/ops/monitor-backups.sh),
+ * and the scripts with stacks of their own (short faults, slow clients).
  * They do not depend on the front end under test, so they run in the
  * nginx pass only.
  */
@@ -87,22 +88,35 @@ Test(ops, smoke_test, .timeout = 120)
 	wait_all_workers_ready();
 }
 
-/* The short form of scripts/faults.sh (make faults runs all eight): kill -9
- * of one worker, a Postgres restart, Redis killed and back, each under chat
- * load on a stack of its own, with the nothing-lost checks. */
-Test(ops, faults_short, .timeout = 600)
+/* A script of scripts/ that starts a stack of its own (nginx pass only);
+ * its lines are logged but for per-second tables. */
+static void run_own_stack(const char *script_and_args)
 {
 	char cmd[1024];
 	int st;
 
 	if (strcmp(need_env("FRONT"), "nginx") != 0)
 		cr_skip_test("front-end independent: runs in the nginx pass");
-	snprintf(cmd, sizeof(cmd), "cd %s && SHORT=1 scripts/faults.sh kill1 pgrestart redis 2>&1",
-		 need_env("PROJECT_ROOT"));
+	snprintf(cmd, sizeof(cmd), "cd %s && %s 2>&1", need_env("PROJECT_ROOT"), script_and_args);
 	char *out = run_capture(cmd, &st);
 	for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n"))
 		if (strncmp(line, "      t=", 8) != 0)
 			cr_log_info("%s", line);
-	cr_assert_eq(st, 0, "a fault scenario failed (see the lines above)");
+	cr_assert_eq(st, 0, "%s failed (see the lines above)", script_and_args);
 	free(out);
+}
+
+/* The short form of scripts/faults.sh (make faults runs all eight): kill -9
+ * of one worker, a Postgres restart, Redis killed and back, each under chat
+ * load on a stack of its own, with the nothing-lost checks. */
+Test(ops, faults_short, .timeout = 600)
+{
+	run_own_stack("SHORT=1 scripts/faults.sh kill1 pgrestart redis");
+}
+
+/* Slow clients (slowhttptest, 30 s, three modes) beside normal ones: the
+ * others' p99 stays under 100 ms, no errors, no worker lost. */
+Test(ops, slow_clients, .timeout = 300)
+{
+	run_own_stack("scripts/slow-clients.sh");
 }
