@@ -155,7 +155,10 @@ db_checks() {
 }
 
 load_wait() { wait "$LOAD_PID"; }
-show_slices() { slices | awk '{ printf "      t=%5.1fs %s\n", $1 / 1000, substr($0, index($0, $9)) }'; }
+show_slices() {
+	slices | awk '{ printf "      t=%5.1fs %s\n", $1 / 1000,
+		NF >= 9 ? substr($0, index($0, $9)) : "(no answer completed in this slice)" }'
+}
 
 # ---------------------------------------------------------------- scenarios
 

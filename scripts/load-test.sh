@@ -38,6 +38,7 @@ trap 'baseline_stop; STACK_QUIET=1 scripts/stack.sh down "$DIR" >/dev/null 2>&1;
 
 command -v gnuplot >/dev/null || { echo "load-test: gnuplot missing (scripts/install-deps.sh)" >&2; exit 1; }
 make -s all
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg)
 rm -rf "$OUT"
 mkdir -p "$OUT/raw"
 # per-user budgets above what one user sends here (1,000 users share the
@@ -112,7 +113,6 @@ mem() { # RSS of each api worker, MB, space-separated
 run S "nginx static return 200 (baseline S)" "$BENCH_URL/static" "$CONNS" ""
 run H "minimal C FastCGI responder (baseline H)" "$BENCH_URL/hello" "$CONNS" ""
 run live "GET /health/live" "$BASE_URL/health/live" "$CONNS" ""
-mem_warm=$(mem)
 run me "GET /api/me, 1,000 users" "$BASE_URL/api/me" "$CONNS" scripts/bench/tokens.lua \
 	TOKENS="$DIR/users.txt"
 run chat "POST /api/chat/message, 1,000 users" "$BASE_URL/api/chat/message" "$CONNS" \
@@ -159,17 +159,24 @@ done
 STACK_QUIET=1 scripts/stack.sh pool-stop "$DIR"
 sed -i "s/^WORKERS=.*/WORKERS=$WORKERS/" "$DIR/stack.env"
 STACK_QUIET=1 scripts/stack.sh pool-start "$DIR"
-# memory: warm workers, then 100,000 mixed requests on the same workers
-mem_before=$(mem)
-wrk -t2 -c"$CONNS" -d1s "$BASE_URL/health/live" >/dev/null 2>&1 || true
-total=0
+# memory: fresh workers; warmed by 30,000 mixed requests (every user's token
+# and role cached, analytics answers, libcurl initialised by the LLM health
+# refresh); then 100,000 more on the same workers
+mem_fresh=$(mem)
 cat scripts/bench/mixed.lua scripts/bench/load-done.lua >"$DIR/mem.lua"
-log "memory: 100,000 mixed requests"
-while ((total < 100000)); do
-	SLICE_OUT=$DIR/mem.txt TOKENS=$DIR/users.txt wrk -t2 -c"$CONNS" -d5s -s "$DIR/mem.lua" \
-		"$BASE_URL" >/dev/null 2>&1 </dev/null || true
-	total=$(awk '/^slice/ {n += $3} END {print n + 0}' "$DIR/mem.txt")
-done
+mixed_until() { # TOTAL-REQUESTS FILE
+	local total=0
+	: >"$2"
+	while ((total < $1)); do
+		SLICE_OUT=$2 TOKENS=$DIR/users.txt wrk -t2 -c"$CONNS" -d5s -s "$DIR/mem.lua" \
+			"$BASE_URL" >/dev/null 2>&1 </dev/null || true
+		total=$(awk '/^slice/ {n += $3} END {print n + 0}' "$2")
+	done
+}
+log "memory: 30,000 mixed requests to warm up, then 100,000"
+mixed_until 30000 "$DIR/warm.txt"
+mem_before=$(mem)
+mixed_until 100000 "$DIR/mem.txt"
 mem_after=$(mem)
 
 live_line=""
@@ -198,6 +205,7 @@ H_RPS=$(awk '{print $1}' <<<"${R[H]}")
 	echo "$(nproc) cores; $WORKERS api workers, $CHAT_WORKERS chat workers; wrk -t2 for ${DURATION} s per"
 	echo "scenario in ${SLICE}-s slices (percentiles from the merged latency histograms);"
 	echo "stub LLM answering at once. H: a minimal C FastCGI responder behind the same nginx."
+	echo "Load average (1 min, whole host) at the start $LOAD_START, at the end $(cut -d' ' -f1 /proc/loadavg)."
 	echo
 	echo "| Scenario | What | conns | req/s | ratio to H | p50 ms | p90 ms | p99 ms | max ms | requests | errors | per status |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
@@ -213,8 +221,12 @@ H_RPS=$(awk '{print $1}' <<<"${R[H]}")
 		plot "$name"
 	done
 	echo
-	echo "Worker RSS (MB): after warm-up $mem_warm; before 100,000 mixed requests $mem_before;"
-	echo "after them $mem_after."
+	echo "Api worker RSS (MB): fresh $mem_fresh; after a warm-up of 30,000 mixed requests"
+	echo "$mem_before; after 100,000 more $mem_after."
+	growth=$(awk -v a="$mem_before" -v b="$mem_after" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
+		for (i = 1; i <= n; i++) { g = (y[i] - x[i]) / x[i] * 100; if (g > m) m = g }
+		printf "%.1f", m }')
+	echo "Largest growth over the 100,000: ${growth}% (limit 10%)."
 	[[ -n $live_line ]] && { echo; echo '```'; echo "$live_line"; echo '```'; }
 	echo
 	echo "## Targets"
@@ -229,13 +241,15 @@ H_RPS=$(awk '{print $1}' <<<"${R[H]}")
 		read -r _ _ _ _ _ _ err st <<<"${R[$name]}"
 		for kv in $st; do [[ ${kv%%:*} == 2* ]] || echo "$name ${kv}"; done
 		((err == 0)) || echo "$name socket-errors:$err"
-	done)
+	done | paste -sd, - | sed 's/,/, /g')
 	echo "* errors other than the abusive user's 429: ${bad:-none}: $(verdict "$([[ -z $bad ]] && echo 1)")"
 	slow=$(for name in "${!R[@]}"; do
 		read -r _ _ _ _ max _ <<<"${R[$name]}"
-		(($(bc -l <<<"$max >= 1000"))) && echo "$name ${max}ms"
-	done)
+		if (($(bc -l <<<"$max >= 1000"))); then echo "$name ${max}ms"; fi
+	done | paste -sd, - | sed 's/,/, /g')
 	echo "* no request over 1 s: ${slow:-none over}: $(verdict "$([[ -z $slow ]] && echo 1)")"
+	echo "* api worker RSS growth over 100,000 requests after warm-up: ${growth}% (target < 10%):" \
+		"$(verdict "$(bc -l <<<"$growth < 10")")"
 	read -r _ _ _ _ _ _ _ st <<<"${R[abuse-users]}"
 	echo "* normal users beside the abusive one: $st"
 	read -r _ _ _ _ _ _ _ st <<<"${R[abuse-abuser]}"

@@ -12,6 +12,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# a caller's stack (load-test.sh's, the tests') must not leak into ours
+[[ -f ${STACK_DIR:-}/stack.env ]] && unset $(sed -n 's/=.*//p' "$STACK_DIR/stack.env")
 USERS=${USERS:-10000}
 ADMINS=${ADMINS:-100}
 ANALYTICS=${ANALYTICS:-100}
