@@ -35,10 +35,11 @@
 static volatile sig_atomic_t server_stopping;
 
 /*
- * SIGTERM/SIGINT/SIGUSR1: only delivered while the worker waits in FCGX_Accept_r
- * (blocked during a request). Closing the listening socket (fd 0) makes the
- * pending or next accept() fail at once, so the loop ends without taking a
- * new request; the request in flight, if any, has already been served.
+ * SIGTERM/SIGINT/SIGUSR1: only delivered while the worker waits for a
+ * connection (FCGX_Accept_r or the idle ppoll; blocked during a request).
+ * Closing the listening socket (fd 0) makes the pending or next accept() or
+ * poll fail at once, so the loop ends without taking a new request; the
+ * request in flight, if any, has already been served.
  */
 static void server_on_term(int sig)
 {
