@@ -7,7 +7,7 @@
 #       started exactly like our pool (spawn-fcgi + multiwatch, same worker
 #       count and environment): the ceiling of this architecture
 #   then our routes, each with its ratio to H.
-# Every response is counted per status (scripts/bench/status.lua), so a
+# Every response is counted per status (scripts/bench/load-done.lua), so a
 # figure built on errors shows up. Worker RSS is printed at the end.
 #
 #   scripts/bench.sh                 all rows
@@ -22,7 +22,8 @@ THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 WORKERS=${WORKERS:-4}
 DIR=$(mktemp -d /tmp/pixelcraft-bench.XXXXXX)
-trap 'STACK_QUIET=1 scripts/stack.sh down "$DIR" >/dev/null 2>&1; kill -9 $(cat "$DIR/run/hello-pool.pid" 2>/dev/null) 2>/dev/null; rm -rf "$DIR"' EXIT
+. scripts/bench/baseline.sh
+trap 'baseline_stop; STACK_QUIET=1 scripts/stack.sh down "$DIR" >/dev/null 2>&1; rm -rf "$DIR"' EXIT
 
 make -s all
 STACK_QUIET=1 LOG_LEVEL=${LOG_LEVEL:-info} EXTRA_ENV="HEALTH_CACHE_MS=${HEALTH_CACHE_MS:-250}" \
@@ -32,25 +33,8 @@ set -a
 . "$DIR/stack.env"
 set +a
 
-# The baseline pool, started the same way as ours.
-owner=()
-[[ $(id -u) -eq 0 ]] && owner=(-u pixelcraft -g pixelcraft -U pixelcraft -G www-data)
-WORKERS=$WORKERS LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 setsid spawn-fcgi -n -s "$DIR/run/hello.sock" \
-	-M 0660 "${owner[@]}" -- /usr/bin/multiwatch -f "$WORKERS" -r 100 -t 1000 -- \
-	"$ROOT/build/bench-hello" >/dev/null 2>&1 &
-echo $! >"$DIR/run/hello-pool.pid"
-disown
-for _ in $(seq 50); do [[ -S $DIR/run/hello.sock ]] && break; sleep 0.1; done
-cat >"$DIR/nginx/conf.d/bench.conf" <<CONF
-server {
-    listen 127.0.0.1:$((PORT + 1));
-    location = /static { default_type application/json; return 200 '{"status":"alive"}'; }
-    location / { include $DIR/nginx/pixelcraft-fastcgi.conf; fastcgi_pass unix:$DIR/run/hello.sock; }
-}
-CONF
-nginx -c "$DIR/nginx/nginx.conf" -s reload
-sleep 0.5
-BENCH_URL=http://127.0.0.1:$((PORT + 1))
+# The baselines S and H, started the same way as ours.
+baseline_start
 
 # name|url|lua script (empty: status counting only)|description[|VAR=value for wrk]
 ALL_ROWS=(
@@ -70,15 +54,15 @@ for r in "${ALL_ROWS[@]}"; do
 done
 
 run_wrk() { # url lua [VAR=value] -> prints "rps p50 p99 max non2xx statuses"
-	local url=$1 lua=$2 envs=${3:-} script=$DIR/wrk-$RANDOM.lua out
-	{ [[ -n $lua ]] && cat "$lua"; cat scripts/bench/status.lua; } >"$script"
-	out=$(env $envs wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$script" "$url" 2>&1)
-	local rps p50 p99 max st
-	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-	read -r p50 p99 max < <(awk '/^latency_us/ {print $3, $7, $9}' <<<"$out")
-	st=$(awk '/^status/ {printf "%s:%s ", $2, $3}' <<<"$out")
-	local bad
-	bad=$(awk '/^status/ && ($2 < 200 || $2 >= 300) {n += $3} END {print n + 0}' <<<"$out")
+	local url=$1 lua=$2 envs=${3:-} script=$DIR/wrk-$RANDOM.lua out=$DIR/wrk-$RANDOM.txt
+	{ [[ -n $lua ]] && cat "$lua"; cat scripts/bench/load-done.lua; } >"$script"
+	: >"$out"
+	env SLICE_OUT="$out" $envs wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$script" "$url" \
+		>/dev/null 2>&1 || true
+	local rps p50 p99 max st bad
+	read -r rps p50 p99 max < <(awk '/^slice/ {printf "%.2f %d %d %d\n", $3 / ($2 / 1e6), $8, $9, $10}' "$out")
+	st=$(awk '/^status/ {printf "%s:%s ", $2, $3}' "$out")
+	bad=$(awk '/^status/ && ($2 < 200 || $2 >= 300) {n += $3} END {print n + 0}' "$out")
 	echo "${rps:-0} ${p50:-0} ${p99:-0} ${max:-0} $bad ${st:-none}"
 }
 

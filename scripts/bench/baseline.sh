@@ -9,7 +9,7 @@
 baseline_start() {
 	local owner=()
 	[[ $(id -u) -eq 0 ]] && owner=(-u pixelcraft -g pixelcraft -U pixelcraft -G www-data)
-	WORKERS=$WORKERS LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 setsid spawn-fcgi -n -s "$DIR/run/hello.sock" \
+	env -i PATH="$PATH" WORKERS="$WORKERS" LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 setsid spawn-fcgi -n -s "$DIR/run/hello.sock" \
 		-M 0660 "${owner[@]}" -- /usr/bin/multiwatch -f "$WORKERS" -r 100 -t 1000 -- \
 		"$ROOT/build/bench-hello" >/dev/null 2>&1 &
 	echo $! >"$DIR/run/hello-pool.pid"

@@ -1,4 +1,4 @@
--- wrk script tail for scripts/load-test.sh (appended after a scenario
+-- wrk script tail for scripts/load-test.sh, bench.sh and faults.sh (appended after a scenario
 -- script): counts responses per status and appends one slice's results to the
 -- file named by SLICE_OUT:
 --   status CODE COUNT          per HTTP status (wrk lumps 429 and 5xx together)

@@ -376,7 +376,8 @@ char *sql(const char *fmt, ...)
 	return out;
 }
 
-const char *host_up(int slot, const char *extra_env, int workers, char *dir, size_t dirlen)
+const char *host_up(int slot, const char *extra_env, int workers, int chat_workers, char *dir,
+		    size_t dirlen)
 {
 	static char base[4][128];
 	char cmd[2048], tmpl[] = "/tmp/pixelcraft-host.XXXXXX";
@@ -388,9 +389,9 @@ const char *host_up(int slot, const char *extra_env, int workers, char *dir, siz
 		 "env -u PORT -u INTERNAL_PORT -u PG_PORT -u REDIS_PORT -u STUB_PORT -u WORKERS "
 		 "-u CHAT_WORKERS "
 		 "EXTRA_ENV='%s' STACK_QUIET=1 %s/scripts/stack.sh up %s --shared %s --front %s "
-		 "--workers %d --chat-workers 2 2>&1 && sed -n 's/^BASE_URL=//p' %s/stack.env",
+		 "--workers %d --chat-workers %d 2>&1 && sed -n 's/^BASE_URL=//p' %s/stack.env",
 		 extra_env, need_env("PROJECT_ROOT"), dir, need_env("STACK_DIR"), need_env("FRONT"),
-		 workers, dir);
+		 workers, chat_workers, dir);
 	char *out = run_capture(cmd, &st);
 	cr_assert_eq(st, 0, "second host did not start: %s", out);
 	snprintf(base[slot & 3], sizeof(base[0]), "%s", out);

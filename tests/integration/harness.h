@@ -101,9 +101,11 @@ const char *bearer(int slot, const char *token);
 char *sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Starts another application host sharing this stack's Postgres, Redis and
- * LLM (scripts/stack.sh up --shared) with extra environment; returns its
- * base URL (static per slot 0..3). dir receives its directory. */
-const char *host_up(int slot, const char *extra_env, int workers, char *dir, size_t dirlen);
+ * LLM (scripts/stack.sh up --shared) with extra environment and the given
+ * api and chat worker counts; returns its base URL (static per slot 0..3).
+ * dir receives its directory. */
+const char *host_up(int slot, const char *extra_env, int workers, int chat_workers, char *dir,
+		    size_t dirlen);
 
 /* Stops such a host and removes its directory. */
 void host_down(const char *dir);

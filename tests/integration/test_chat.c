@@ -216,7 +216,7 @@ Test(chat, all_models_fail_is_503_and_the_message_is_kept)
 Test(chat, the_deadline_holds_when_models_hang)
 {
 	char dir[256];
-	const char *base = host_up(2, "CHAT_DEADLINE_SECONDS=3", 2, dir, sizeof(dir));
+	const char *base = host_up(2, "CHAT_DEADLINE_SECONDS=3", 2, 2, dir, sizeof(dir));
 	const char *tags[] = {"tinyllama:1.1b", "mistral:7b", "glm4:9b"};
 	for (int i = 0; i < 3; i++)
 		stub_control("/_stub/model", "{\"model\":\"%s\",\"mode\":\"hang\"}", tags[i]);
@@ -569,7 +569,7 @@ Test(chat, a_client_that_leaves_stops_the_generation)
 Test(chat, circuit_breaker_skips_a_failing_model_then_tries_again)
 {
 	char dir[256];
-	const char *base = host_up(2, "CIRCUIT_COOLDOWN_SECONDS=2 CIRCUIT_FAILURES=3", 2, dir,
+	const char *base = host_up(2, "CIRCUIT_COOLDOWN_SECONDS=2 CIRCUIT_FAILURES=3", 2, 2, dir,
 				   sizeof(dir));
 	free(run_capture("redis-cli -p $REDIS_PORT -a $REDIS_PASSWORD --no-auth-warning "
 			 "del pc:cb:fail:tinyllama pc:cb:open:tinyllama",

@@ -396,6 +396,17 @@ static void after(const struct pool_state *s, const char *what, bool may_restart
 
 /* ---- the cases -------------------------------------------------------------- */
 
+/* Sends b and shuts down the writing side: the worker must end the
+ * connection (an answer or a close) without hanging or sending garbage. */
+static void closes_cleanly(const struct out *b)
+{
+	struct reply *r = exchange(b, true);
+
+	cr_assert(r->closed && !r->timeout);
+	cr_assert(!r->garbage);
+	reply_free(r);
+}
+
 TestSuite(fcgi, .timeout = 60);
 
 Test(fcgi, well_formed_request_is_answered)
@@ -582,10 +593,7 @@ Test(fcgi, truncated_header_is_closed)
 	params(&b, 1, get_live, false);
 	header(&b, 1, FCGI_PARAMS, 1, 0, 0);
 	b.len -= 3;
-	r = exchange(&b, true);
-	cr_assert(r->closed && !r->timeout);
-	cr_assert(!r->garbage);
-	reply_free(r);
+	closes_cleanly(&b);
 	free(b.p);
 	after(&s, "truncated header", false);
 }
@@ -604,20 +612,14 @@ Test(fcgi, padding_mismatch_is_closed)
 	put(&b, p.p, p.len);
 	record(&b, FCGI_PARAMS, 1, NULL, 0, 0);
 	body(&b, 1, 0, true);
-	struct reply *r = exchange(&b, true);
-	cr_assert(r->closed && !r->timeout);
-	cr_assert(!r->garbage);
-	reply_free(r);
+	closes_cleanly(&b);
 
 	/* padding declared (255) and never sent: the stream ends inside it */
 	b.len = 0;
 	begin(&b, 1, FCGI_RESPONDER, 0);
 	header(&b, 1, FCGI_PARAMS, 1, p.len, 255);
 	put(&b, p.p, p.len);
-	r = exchange(&b, true);
-	cr_assert(r->closed && !r->timeout);
-	cr_assert(!r->garbage);
-	reply_free(r);
+	closes_cleanly(&b);
 
 	/* more padding than declared: the extra bytes become a bad header */
 	b.len = 0;
@@ -626,10 +628,7 @@ Test(fcgi, padding_mismatch_is_closed)
 	record(&b, FCGI_STDIN, 1, "abc", 3, 0);
 	put(&b, "\0\0\0\0\0\0\0\0\0\0\0", 11);
 	body(&b, 1, 0, true);
-	r = exchange(&b, true);
-	cr_assert(r->closed && !r->timeout);
-	cr_assert(!r->garbage);
-	reply_free(r);
+	closes_cleanly(&b);
 	free(p.p);
 	free(b.p);
 	after(&s, "padding mismatch", false);
@@ -647,17 +646,14 @@ Test(fcgi, unterminated_params_end_cleanly)
 	begin(&b, 1, FCGI_RESPONDER, 0);
 	params(&b, 1, get_live, false);
 	body(&b, 1, 0, true);
-	struct reply *r = exchange(&b, true);
-	cr_assert(r->closed && !r->timeout);
-	cr_assert(!r->garbage);
-	reply_free(r);
+	closes_cleanly(&b);
 
 	/* parameters without their empty record, then end of stream: libfcgi
 	 * takes what it has as the request; an answer or a close is fine */
 	b.len = 0;
 	begin(&b, 1, FCGI_RESPONDER, 0);
 	params(&b, 1, get_live, false);
-	r = exchange(&b, true);
+	struct reply *r = exchange(&b, true);
 	cr_assert(r->closed && !r->timeout);
 	cr_assert(!r->garbage);
 	if (r->outlen > 0)
@@ -673,10 +669,7 @@ Test(fcgi, unterminated_params_end_cleanly)
 	record(&b, FCGI_PARAMS, 1, p.p, p.len, 0);
 	record(&b, FCGI_PARAMS, 1, NULL, 0, 0);
 	body(&b, 1, 0, true);
-	r = exchange(&b, true);
-	cr_assert(r->closed && !r->timeout);
-	cr_assert(!r->garbage);
-	reply_free(r);
+	closes_cleanly(&b);
 	free(p.p);
 	free(b.p);
 	after(&s, "unterminated params", false);

@@ -154,7 +154,7 @@ Test(metrics, rate_limit_rejections_counted)
 	const char *series =
 		"pixelcraft_rate_limited_total{method=\"GET\",route=\"/api/models\"}";
 	char dir[256];
-	const char *host = host_up(0, "RATE_LIMIT_DEFAULT=2/minute", 1, dir, sizeof(dir));
+	const char *host = host_up(0, "RATE_LIMIT_DEFAULT=2/minute", 1, 2, dir, sizeof(dir));
 	long long base = value(series);
 	int refused = 0;
 	for (int i = 0; i < 6; i++) {

@@ -18,8 +18,8 @@ static const char *host_b, *host_c;
 
 static void hosts_up(void)
 {
-	host_b = host_up(0, "RATE_LIMIT_DEFAULT=60/minute", 4, dir_b, sizeof(dir_b));
-	host_c = host_up(1, "RATE_LIMIT_DEFAULT=60/minute", 4, dir_c, sizeof(dir_c));
+	host_b = host_up(0, "RATE_LIMIT_DEFAULT=60/minute", 4, 2, dir_b, sizeof(dir_b));
+	host_c = host_up(1, "RATE_LIMIT_DEFAULT=60/minute", 4, 2, dir_c, sizeof(dir_c));
 }
 
 static void hosts_down(void)

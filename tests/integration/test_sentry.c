@@ -32,34 +32,15 @@ static void stub_clean(void)
 
 TestSuite(sentry, .init = stub_clean, .fini = stub_clean, .timeout = 120);
 
-/*
- * A host sharing the stack's Postgres, Redis and stub, reporting to the stub
- * (as host_up does, but with one chat worker, so per-worker limits are exact).
- */
+/* A host sharing the stack's Postgres, Redis and stub, reporting to the stub,
+ * with one worker per pool so per-worker limits are exact. */
 static const char *sentry_host(char *dir, size_t dirlen)
 {
-	static char base[128];
-	char cmd[2048], tmpl[] = "/tmp/pixelcraft-sentry.XXXXXX";
-	int st;
+	char env[256];
 
-	cr_assert_not_null(mkdtemp(tmpl));
-	snprintf(dir, dirlen, "%s", tmpl);
-	snprintf(cmd, sizeof(cmd),
-		 "env -u PORT -u INTERNAL_PORT -u PG_PORT -u REDIS_PORT -u STUB_PORT -u WORKERS "
-		 "-u CHAT_WORKERS "
-		 "EXTRA_ENV='SENTRY_DSN=http://testkey@127.0.0.1:%s/42 SENTRY_ENVIRONMENT=test' "
-		 "STACK_QUIET=1 %s/scripts/stack.sh up %s --shared %s --front %s "
-		 "--workers 1 --chat-workers 1 2>&1 && sed -n 's/^BASE_URL=//p' %s/stack.env",
-		 need_env("STUB_PORT"), need_env("PROJECT_ROOT"), dir, need_env("STACK_DIR"),
-		 need_env("FRONT"), dir);
-	char *out = run_capture(cmd, &st);
-	cr_assert_eq(st, 0, "the Sentry host did not start: %s", out);
-	snprintf(base, sizeof(base), "%s", out);
-	char *nl = strchr(base, '\n');
-	if (nl)
-		*nl = '\0';
-	free(out);
-	return base;
+	snprintf(env, sizeof(env), "SENTRY_DSN=http://testkey@127.0.0.1:%s/42 SENTRY_ENVIRONMENT=test",
+		 need_env("STUB_PORT"));
+	return host_up(3, env, 1, 1, dir, dirlen);
 }
 
 /* The envelopes the stub has received since the last reset (caller puts). */
