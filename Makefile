@@ -25,7 +25,7 @@ INTEG_BIN  := $(BUILD)/integration-tests
 
 .PHONY: all deps run stop test unit integration bench load-test faults slow-clients docs docs-site npm format format-check clean
 
-all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/pc-token $(BUILD)/live-load
+all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/bench-floor $(BUILD)/pc-token $(BUILD)/live-load
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) | $(BUILD)/obj
 	@echo "  CC      $<"
@@ -74,6 +74,10 @@ $(BUILD)/live-load: tests/tools/live-load.c tests/tools/livesub.c tests/tools/li
 $(BUILD)/bench-hello: scripts/bench/hello.c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -lfcgi
+
+$(BUILD)/bench-floor: scripts/bench/floor.c
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LDLIBS)
 
 # The documentation site: ops/openapi.json, Swagger UI and ReDoc from the npm
 # packages pinned in ops/docs/package-lock.json (installed with npm ci, no

@@ -120,13 +120,22 @@ for r in "${selected[@]}"; do
 done
 # Memory: RSS counts every shared-library page a worker has touched (the same
 # pages for all workers); PSS divides shared pages among the processes
-# sharing them; Private is what each additional worker really costs.
-mem=$(for p in $(scripts/stack.sh pool-pids "$DIR" api); do
-	awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} /^Private_(Clean|Dirty):/ {v+=$2} END {print r, p, v}' \
-		"/proc/$p/smaps_rollup"
-done)
-printf '\nworker memory after the run (%s api workers): RSS %s MB, PSS %s MB, private %s MB\n' \
-	"$WORKERS" \
-	"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $1 / 1024}' <<<"$mem")" \
-	"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $2 / 1024}' <<<"$mem")" \
-	"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $3 / 1024}' <<<"$mem")"
+# sharing them; Private is what each additional worker really costs. The
+# floor (scripts/bench/floor.c) is what our libraries alone take, one call of
+# each per request, after as many requests as H's share of a round.
+memory() { # PID...: "RSS a/b MB, PSS a/b MB, private a/b MB"
+	local mem
+	mem=$(for p in "$@"; do
+		awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} /^Private_(Clean|Dirty):/ {v+=$2} END {print r, p, v}' \
+			"/proc/$p/smaps_rollup"
+	done)
+	printf 'RSS %s MB, PSS %s MB, private %s MB' \
+		"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $1 / 1024}' <<<"$mem")" \
+		"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $2 / 1024}' <<<"$mem")" \
+		"$(awk '{printf "%s%.1f", (NR > 1 ? "/" : ""), $3 / 1024}' <<<"$mem")"
+}
+wrk -t1 -c4 -d"$DURATION" "$BENCH_URL/floor" >/dev/null 2>&1 || true
+printf '\nworker memory after the run (%s api workers): %s\n' "$WORKERS" \
+	"$(memory $(scripts/stack.sh pool-pids "$DIR" api))"
+printf 'the libraries alone (scripts/bench/floor.c, 1 worker): %s\n' \
+	"$(memory $(pgrep -P "$(cat "$DIR/run/floor-pool.pid")"))"

@@ -19,8 +19,12 @@
 #
 #   scripts/faults.sh                 all eight
 #   scripts/faults.sh kill1 redis     some
-#   SHORT=1 scripts/faults.sh kill1 pgrestart redis   (make test: shorter runs)
+#   SHORT=1 TIMES=report scripts/faults.sh kill1 pgrestart redis   (make test)
 # Prints one line per check with its figures; exit status 1 if any failed.
+# Timing targets (pool back within 1 s, recovery within 5 s, ...) fail when
+# missed; with TIMES=report (make test, on a shared machine whose neighbours
+# make timings noisy) a missed target is printed as "slow" and only five
+# times the target, a hang, fails. make faults checks the targets.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -46,6 +50,24 @@ now_ms() { date +%s%3N; }
 say() { echo "faults: $*"; }
 check() { # CONDITION-EXIT-STATUS NAME FIGURES
 	if [[ $1 -eq 0 ]]; then echo "ok    $2: $3"; else echo "FAIL  $2: $3"; failed=1; fi
+}
+timed() { # NAME MS TARGET-MS FIGURES: a timing target (see TIMES above)
+	if (($2 <= $3)); then
+		echo "ok    $1: $4"
+	elif [[ ${TIMES:-check} == report ]] && (($2 <= 5 * $3)); then
+		echo "slow  $1: $4 (target missed; make faults checks it)"
+	else
+		echo "FAIL  $1: $4"
+		failed=1
+	fi
+}
+# wait_pool N [NOT-PID]: until N chat workers run (none of them NOT-PID), at most 10 s
+wait_pool() {
+	local t=$(($(now_ms) + 10000))
+	while [[ $(chat_count) -lt $1 || (-n ${2:-} && -n $(chat_pids | grep -x "$2")) ]]; do
+		(($(now_ms) < t)) || return 1
+		sleep 0.01
+	done
 }
 S() { STACK_QUIET=1 scripts/stack.sh "$@"; }
 chat_pids() { scripts/stack.sh pool-pids "$DIR" chat | sort; }
@@ -108,7 +130,7 @@ latency_check() {
 	local max before
 	max=$(maxcol 8)
 	before=$(max_before "$2")
-	check $((max - before > 250 + 50)) "$1: latency" \
+	timed "$1: latency" $((max - before)) $((250 + 50)) \
 		"slowest request ${max} ms $3; ${before} ms before the fault (allowed: + Redis deadline 250 ms + 50)"
 }
 # slices starting at or after MS (ms since T0), column summed
@@ -157,7 +179,7 @@ db_checks() {
 load_wait() { wait "$LOAD_PID"; }
 show_slices() {
 	slices | awk '{ printf "      t=%5.1fs %s\n", $1 / 1000,
-		NF >= 9 ? substr($0, index($0, $9)) : "(no answer completed in this slice)" }'
+		(NF >= 9 ? substr($0, index($0, $9)) : "(no answer completed in this slice)") }'
 }
 
 # ---------------------------------------------------------------- scenarios
@@ -170,10 +192,10 @@ kill1() {
 	victim=$(chat_pids | head -n 1)
 	t_kill=$(($(now_ms) - T0))
 	kill -9 "$victim"
-	while [[ $(chat_count) -lt $n || -n $(chat_pids | grep -x "$victim") ]]; do sleep 0.01; done
+	wait_pool "$n" "$victim"
 	t_back=$(($(now_ms) - T0 - t_kill))
 	load_wait
-	check $((t_back > 1000)) "kill1: pool back" "$n workers again ${t_back} ms after kill -9"
+	timed "kill1: pool back" "$t_back" 1000 "$n workers again ${t_back} ms after kill -9"
 	local bad after
 	bad=$(total 3)
 	after=$(total_after $((t_kill + 1000)) 3)
@@ -191,14 +213,14 @@ killall() {
 	t_kill=$(($(now_ms) - T0))
 	kill -9 $(chat_pids)
 	sleep 0.05
-	while [[ $(chat_count) -lt $n ]]; do sleep 0.01; done
+	wait_pool "$n"
 	t_back=$(($(now_ms) - T0 - t_kill))
 	load_wait
 	local last window
 	last=$(slices | awk '$3 > 0 { l = $1 } END { print (l == "" ? -1 : l) }')
 	window=$((last < 0 ? 0 : last + 1000 - t_kill))
-	check $((t_back > 2000)) "killall: pool back" "$n workers again ${t_back} ms after kill -9 of all"
-	check $((window > 3000)) "killall: error window" \
+	timed "killall: pool back" "$t_back" 2000 "$n workers again ${t_back} ms after kill -9 of all"
+	timed "killall: error window" "$window" 3000 \
 		"$(total 3) non-2xx, all within ${window} ms of the kill (1-s slices: the bound includes up to 1 s of slice)"
 	show_slices
 	db_checks killall
@@ -223,13 +245,13 @@ pgrestart_one() { # MODE
 	recovered_at=$(slices | awk -v t="$t_ready" -v r="$rate" \
 		'$1 + 1000 > t && $2 + $3 > 0 && $2 / ($2 + $3) >= 0.95 * r { print $1; exit }')
 	check $((other5xx > 0)) "pg-$mode: only 503" "$(total 5) 503, $other5xx other 5xx while Postgres restarted"
-	check $((max > 2000 + 500)) "pg-$mode: no hang" "slowest request ${max} ms (query deadline 2000 ms)"
+	timed "pg-$mode: no hang" "$max" $((2000 + 500)) "slowest request ${max} ms (query deadline 2000 ms)"
 	local pct
 	pct=$(awk -v r="$rate" 'BEGIN { printf "%.1f%%", r * 100 }')
 	if [[ -n $recovered_at ]]; then
 		recovered=$((recovered_at + 1000 - t_ready))
 		((recovered < 0)) && recovered=0
-		check $((recovered > 5000)) "pg-$mode: recovery" \
+		timed "pg-$mode: recovery" "$recovered" 5000 \
 			"success rate back to 95% of the earlier $pct within ${recovered} ms of Postgres accepting connections (to the end of that 1-s slice)"
 	else
 		check 1 "pg-$mode: recovery" "success rate never back to 95% of $pct"
@@ -260,7 +282,7 @@ redis() {
 	shared_at=$(grep -h '"event":"rate_limit_shared"' "$DIR"/log/*.log 2>/dev/null |
 		jq -r '.time' | while read -r t; do date -d "$t" +%s%3N; done | sort -n | tail -n 1)
 	if [[ -n $shared_at ]]; then
-		check $((shared_at - t_start > 1000)) "redis: shared limiting back" \
+		timed "redis: shared limiting back" $((shared_at - t_start)) 1000 \
 			"last worker back on shared counting $((shared_at - t_start)) ms after Redis started"
 	else
 		check 1 "redis: shared limiting back" "no rate_limit_shared log line"
@@ -297,7 +319,7 @@ pgstop() {
 	local max n504 last
 	max=$(maxcol 8)
 	n504=$(slices | awk '{ for (i = 9; i <= NF; i++) if ($i ~ /^504:/) { split($i, a, ":"); n += a[2] } } END { print n + 0 }')
-	check $((max > 2000 + 500)) "pgstop: 503 within the deadline" "slowest request ${max} ms (query deadline 2000 ms)"
+	timed "pgstop: 503 within the deadline" "$max" $((2000 + 500)) "slowest request ${max} ms (query deadline 2000 ms)"
 	check "$n504" "pgstop: no 504" "$n504 504 from nginx"
 	last=$(slices | tail -n 2 | awk '{ s += $3 } END { print s + 0 }')
 	check "$last" "pgstop: no worker stays blocked" "non-2xx in the last 2 s: $last"
@@ -324,7 +346,7 @@ llm() {
 	max=$(maxcol 8)
 	n503=$(total 5)
 	other5xx=$(total 6)
-	check $((max > DEADLINE * 1000 + 500)) "llm: within the deadline" \
+	timed "llm: within the deadline" "$max" $((DEADLINE * 1000 + 500)) \
 		"slowest request ${max} ms (CHAT_DEADLINE_SECONDS=$DEADLINE) over ${down} s stopped and ${hang} s hanging; $n503 503"
 	check "$other5xx" "llm: only 503" "$other5xx 5xx other than 503"
 	unanswered=$(S psql "$DIR" -At -c "SELECT count(*) FROM messages u WHERE u.role = 'user'
@@ -355,7 +377,7 @@ stop() {
 	pids=$(chat_pids | tr '\n' ' ')
 	t0=$(now_ms)
 	kill -TERM "$(cat "$DIR/run/chat-pool.pid")"
-	while (($(now_ms) - t0 < 10000)); do
+	while (($(now_ms) - t0 < 26000)); do # past 5 x the target: see TIMES
 		local alive=0
 		for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
 		((alive)) || break
@@ -365,7 +387,7 @@ stop() {
 	wait
 	codes=$(sort "$DIR/inflight.txt" | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
 	check $(grep -vc '^200$' "$DIR/inflight.txt") "stop: in-flight requests complete" "$codes"
-	check $((t_gone > 5000)) "stop: workers exit" "every chat worker gone ${t_gone} ms after SIGTERM"
+	timed "stop: workers exit" "$t_gone" 5000 "every chat worker gone ${t_gone} ms after SIGTERM"
 	curl -s -X POST "http://127.0.0.1:$STUB_PORT/_stub/reset" >/dev/null
 	S pool-stop "$DIR" >/dev/null 2>&1
 	S pool-start "$DIR" >/dev/null 2>&1

@@ -240,7 +240,7 @@ valgrind_run() {
 	for name in api chat; do
 		sock=$dir/run/$name.sock
 		rm -f "$sock"
-		WORKERS=1 LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 spawn-fcgi -n -s "$sock" -M 0666 -- \
+		WORKERS=1 LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 GNUTLS_NO_IMPLICIT_INIT=1 spawn-fcgi -n -s "$sock" -M 0666 -- \
 			/usr/bin/valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 			--errors-for-leak-kinds=definite,indirect --num-callers=30 "${supp[@]}" \
 			--log-file="$dir/log/valgrind-$name.log" \

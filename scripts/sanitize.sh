@@ -163,8 +163,6 @@ integration() {
 	export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/report"
 	export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/report"
 	export PIXELCRAFT_BIN=$ROOT/$ASAN_BUILD/pixelcraft-api
-	# for tests that assert latencies: the instrumented workers are slower
-	export PIXELCRAFT_SANITIZED=1
 	if ! EXTRA_ENV="MODEL_HEALTH_INTERVAL=1 RATE_LIMIT_DEFAULT=100000/minute" STACK_QUIET=1 \
 		scripts/stack.sh up "$stack_dir" --front nginx --stub --workers 4 --chat-workers 32; then
 		echo "sanitize: stack did not start; logs:" >&2

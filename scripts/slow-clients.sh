@@ -8,10 +8,12 @@
 #   slowloris  headers trickled a few bytes every 5 s     (GET /api/models)
 #   slow body  8 KiB announced, trickled every 5 s        (POST /api/chat/message)
 #   slow read  the answer read 5 bytes a second           (GET /openapi.json, /api/models)
-# Checks: the normal clients' p99 stays under LIMIT_MS (100), they get no
-# 5xx and no socket errors, and both pools keep all their workers (nginx
-# holds slow clients; it passes a request on only once it has all of it, and
-# buffers answers).
+# Checks: the normal clients get no 5xx and no socket errors, both pools
+# keep all their workers (nginx holds slow clients; it passes a request on
+# only once it has all of it, and buffers answers), and, as timing targets,
+# the normal clients' p99 stays under LIMIT_MS (100) and they keep at least
+# half their throughput. With TIMES=report (make test, on a shared machine
+# whose neighbours make timings noisy) the timing targets are only printed.
 #
 #   DURATION=30 BASELINE=10 SLOW_CONNS=1000 scripts/slow-clients.sh
 # Prints one line per check with its figures; exit status 1 if any failed.
@@ -41,6 +43,13 @@ failed=0
 trap cleanup EXIT
 check() { # CONDITION-EXIT-STATUS NAME FIGURES
 	if [[ $1 -eq 0 ]]; then echo "ok    $2: $3"; else echo "FAIL  $2: $3"; failed=1; fi
+}
+timed() { # CONDITION-EXIT-STATUS NAME FIGURES: a timing target (see TIMES above)
+	if [[ $1 -ne 0 && ${TIMES:-check} == report ]]; then
+		echo "slow  $2: $3 (target missed; make slow-clients checks it)"
+	else
+		check "$@"
+	fi
 }
 
 make -s all docs-site || exit 1
@@ -95,10 +104,10 @@ for p in "${SLOW_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 wait 2>/dev/null
 
 check $((held < SLOW_CONNS)) "slow clients held" "~$held connections to nginx while the normal clients ran (4 modes x $SLOW_CONNS wanted)"
-check "$(awk -v p="$P99_MS" -v l="$LIMIT_MS" 'BEGIN { print (p < l) ? 0 : 1 }')" "others' p99" \
+timed "$(awk -v p="$P99_MS" -v l="$LIMIT_MS" 'BEGIN { print (p < l) ? 0 : 1 }')" "others' p99" \
 	"${P99_MS} ms with slow clients (limit ${LIMIT_MS} ms); ${base_p99} ms alone"
 check $((BAD5 + ERRS)) "others' errors" "$BAD5 5xx, $ERRS socket errors or timeouts in $REQS requests"
-check $((REQS * 2 < base_reqs * DURATION / BASELINE)) "others' throughput" \
+timed $((REQS * 2 < base_reqs * DURATION / BASELINE)) "others' throughput" \
 	"$((REQS / DURATION)) req/s with slow clients, $((base_reqs / BASELINE)) alone (at least half kept)"
 check $((n_after != n_before)) "workers" "$n_after workers after, $n_before before"
 [[ $failed -eq 0 ]] && echo "slow-clients: all checks passed" || echo "slow-clients: some checks FAILED"

@@ -230,7 +230,7 @@ pool_start_one() {
 	[[ $(id -u) -eq 0 ]] && owner=(-u pixelcraft -g pixelcraft -U pixelcraft -G "$group")
 	[[ $(id -u) -eq 0 ]] || group=$(id -gn)
 	rm -f "$sock"
-	"${WRAP[@]}" "${WORKER_ENV[@]}" WORKERS="$n" LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 \
+	"${WRAP[@]}" "${WORKER_ENV[@]}" WORKERS="$n" LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 GNUTLS_NO_IMPLICIT_INIT=1 \
 		setsid spawn-fcgi -n -s "$sock" -M 0660 \
 		"${owner[@]}" -- /usr/bin/multiwatch -f "$n" -r 100 -t 1000 -- \
 		"$BIN" --env-file "$DIR/pixelcraft.env" \

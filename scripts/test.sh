@@ -12,8 +12,8 @@
 #   5. the documentation checks (build/docs-tests): ops/openapi.json against
 #      the router, the linter, and every logged response against its schema.
 # Stacks are torn down by a trap, also when a test fails. The output ends with
-# Criterion's summary line of the last suite; the exit status is non-zero if
-# any suite failed.
+# the failed tests and suites, if any, and one Criterion summary line for all
+# suites together; the exit status is non-zero if any suite failed.
 #
 #   scripts/test.sh              everything
 #   scripts/test.sh unit         unit tests only
@@ -27,11 +27,27 @@ cd "$ROOT"
 what=${1:-all}
 FRONTS=${FRONTS:-nginx lighttpd}
 failed=0
-failures=() # names of the suites that failed, repeated before the last suite
+failures=() # names of the suites that failed, repeated at the end
 fail() { failed=1; failures+=("$1"); }
 stacks=()
 logs=$(mktemp -d /tmp/pixelcraft-responses.XXXXXX)
 response_logs=()
+# every Criterion suite's output is also kept here for the summary at the end
+crit_out=$logs/criterion.txt
+: >"$crit_out"
+keep() { tee -a "$crit_out"; }
+
+# summary: the failed tests and suites, then one Criterion summary line that
+# adds up every suite's (the last lines CI shows)
+summary() {
+	section "summary of every suite"
+	awk '/Assertion Failed|Unexpected signal/ { n = 12; print; next }
+		n > 0 && /^\[----\]   / { n--; print; next } { n = 0 }
+		/^\[(FAIL|ERR )\]/' "$crit_out"
+	((${#failures[@]})) && echo "failed suites: $(IFS=,; echo "${failures[*]}" | sed 's/,/, /g')"
+	awk -F'[:|]' '/^\[====\] Synthesis:/ { t += $3; p += $5; f += $7; c += $9 }
+		END { printf "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | Crashing: %d \n", t, p, f, c }' "$crit_out"
+}
 
 cleanup() {
 	for d in "${stacks[@]}"; do
@@ -52,11 +68,11 @@ crit_args=(--jobs 1 --verbose)
 
 if [[ $what == all || $what == unit ]]; then
 	section "unit tests"
-	build/unit-tests --jobs 2 ${TEST_FILTER:+--filter "$TEST_FILTER"} || fail "unit tests"
+	build/unit-tests --jobs 2 ${TEST_FILTER:+--filter "$TEST_FILTER"} 2>&1 | keep || fail "unit tests"
 	section "fuzz regressions (corpus and saved crashes, no fuzzing)"
 	scripts/fuzz.sh replay || fail "fuzz replay"
-	scripts/sanitize.sh unit || fail "unit tests with ASan+UBSan"
-	scripts/sanitize.sh valgrind || fail "unit tests under valgrind"
+	scripts/sanitize.sh unit 2>&1 | keep || fail "unit tests with ASan+UBSan"
+	scripts/sanitize.sh valgrind 2>&1 | keep || fail "unit tests under valgrind"
 fi
 
 if [[ $what == all || $what == integration ]]; then
@@ -84,18 +100,16 @@ if [[ $what == all || $what == integration ]]; then
 			RESPONSE_LOG=$logs/$front.jsonl
 			set +a
 			build/integration-tests "${crit_args[@]}"
-		) || { fail "integration through $front"; echo "(logs kept in $dir/log)"; KEEP_STACK=1; }
+		) 2>&1 | keep || { fail "integration through $front"; echo "(logs kept in $dir/log)"; KEEP_STACK=1; }
 		STACK_QUIET=1 scripts/stack.sh down "$dir" >/dev/null 2>&1
 	done
 	# once more through nginx with ASan+UBSan workers: any report fails the run
-	scripts/sanitize.sh integration || fail "integration with ASan+UBSan workers"
+	scripts/sanitize.sh integration 2>&1 | keep || fail "integration with ASan+UBSan workers"
 fi
 if [[ $what == all || $what == docs ]]; then
-	if ((${#failures[@]})); then
-		section "FAILED so far: $(IFS=,; echo "${failures[*]}" | sed 's/,/, /g')"
-	fi
 	section "documentation checks"
 	RESPONSE_LOGS="${response_logs[*]}" build/docs-tests --verbose \
-		${TEST_FILTER:+--filter "$TEST_FILTER"} || fail "documentation checks"
+		${TEST_FILTER:+--filter "$TEST_FILTER"} 2>&1 | keep || fail "documentation checks"
 fi
+summary
 exit $failed

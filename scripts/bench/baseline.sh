@@ -5,20 +5,35 @@
 #   /hello   scripts/bench/hello.c, a minimal C FastCGI responder started
 #            exactly like our pool (spawn-fcgi + multiwatch, $WORKERS workers,
 #            same environment) (H: the ceiling of this architecture)
-# baseline_stop stops the H pool.
-baseline_start() {
-	local owner=()
+#   /floor   scripts/bench/floor.c, one call of each of our libraries per
+#            request and nothing else, started the same way (one worker,
+#            the stack's Postgres and Redis): the memory floor of a worker
+# baseline_stop stops both pools.
+baseline_pool() { # NAME N [VAR=value...]: build/bench-NAME like our pool, on run/NAME.sock
+	local name=$1 n=$2 owner=()
+	shift 2
 	[[ $(id -u) -eq 0 ]] && owner=(-u pixelcraft -g pixelcraft -U pixelcraft -G www-data)
-	env -i PATH="$PATH" WORKERS="$WORKERS" LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 setsid spawn-fcgi -n -s "$DIR/run/hello.sock" \
-		-M 0660 "${owner[@]}" -- /usr/bin/multiwatch -f "$WORKERS" -r 100 -t 1000 -- \
-		"$ROOT/build/bench-hello" >/dev/null 2>&1 &
-	echo $! >"$DIR/run/hello-pool.pid"
+	env -i PATH="$PATH" WORKERS="$n" LIBFCGI_OS_CLOSE_POLL_TIMEOUT=0 GNUTLS_NO_IMPLICIT_INIT=1 "$@" \
+		setsid spawn-fcgi -n -s "$DIR/run/$name.sock" -M 0660 "${owner[@]}" -- \
+		/usr/bin/multiwatch -f "$n" -r 100 -t 1000 -- "$ROOT/build/bench-$name" >/dev/null 2>&1 &
+	echo $! >"$DIR/run/$name-pool.pid"
 	disown
-	for _ in $(seq 50); do [[ -S $DIR/run/hello.sock ]] && break; sleep 0.1; done
+	for _ in $(seq 50); do [[ -S $DIR/run/$name.sock ]] && break; sleep 0.1; done
+}
+
+baseline_start() {
+	local redis_url
+	redis_url=$(sed -n 's/^REDIS_URL=//p' "$DIR/pixelcraft.env")
+	baseline_pool hello "$WORKERS"
+	baseline_pool floor 1 FLOOR_PG="$(sed -n 's/^DATABASE_URL=//p' "$DIR/pixelcraft.env")" \
+		FLOOR_REDIS="$(sed 's|^unix://||; s|?.*||' <<<"$redis_url")" \
+		FLOOR_REDIS_PASSWORD="$(sed -n 's/.*[?&]password=\([^&]*\).*/\1/p' <<<"$redis_url")" \
+		FLOOR_SECRET="$SUPABASE_JWT_SECRET" FLOOR_URL="$OLLAMA_HOST/api/tags"
 	cat >"$DIR/nginx/conf.d/bench.conf" <<-CONF
 		server {
 		    listen 127.0.0.1:$((PORT + 1));
 		    location = /static { default_type application/json; return 200 '{"status":"alive"}'; }
+		    location = /floor { include $DIR/nginx/pixelcraft-fastcgi.conf; fastcgi_pass unix:$DIR/run/floor.sock; }
 		    location / { include $DIR/nginx/pixelcraft-fastcgi.conf; fastcgi_pass unix:$DIR/run/hello.sock; }
 		}
 	CONF
@@ -28,6 +43,9 @@ baseline_start() {
 }
 
 baseline_stop() {
-	kill -9 "$(cat "$DIR/run/hello-pool.pid" 2>/dev/null)" 2>/dev/null || true
-	pkill -9 -f -- "$ROOT/build/bench-hello" 2>/dev/null || true
+	local name
+	for name in hello floor; do
+		kill -9 "$(cat "$DIR/run/$name-pool.pid" 2>/dev/null)" 2>/dev/null || true
+		pkill -9 -f -- "$ROOT/build/bench-$name" 2>/dev/null || true
+	done
 }

@@ -1,0 +1,93 @@
+/*
+ * floor: the memory floor of our libraries. A FastCGI responder like
+ * hello.c that also does, per request, one call of each library a worker
+ * uses (libpq SELECT 1, hiredis PING, a libjwt HS256 verification, json-c
+ * parse and print), and one libcurl GET at start-up (the LLM health
+ * refresh), and nothing else. scripts/bench.sh prints its RSS beside our
+ * workers': what is left between the two is our own code and data.
+ *
+ *   FLOOR_PG      libpq connection string (gssencmode=disable, as db.c)
+ *   FLOOR_REDIS   Redis's Unix socket; FLOOR_REDIS_PASSWORD its password
+ *   FLOOR_SECRET  the HS256 secret; FLOOR_URL the URL fetched at start-up
+ */
+#include <curl/curl.h>
+#include <fcgiapp.h>
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+#include <jwt.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static size_t discard(char *p, size_t size, size_t n, void *u)
+{
+	(void)p;
+	(void)u;
+	return size * n;
+}
+
+static char *need(const char *name)
+{
+	char *v = getenv(name);
+
+	if (v == NULL) {
+		fprintf(stderr, "floor: %s is not set\n", name);
+		exit(1);
+	}
+	return v;
+}
+
+int main(void)
+{
+	static const char head[] = "Status: 200 OK\r\nContent-Type: application/json\r\n\r\n";
+	const char *secret = need("FLOOR_SECRET");
+	FCGX_Request req;
+	char drain[4096], *token = NULL;
+	jwt_t *jwt = NULL;
+
+	CURL *curl = curl_easy_init();
+	curl_easy_setopt(curl, CURLOPT_URL, need("FLOOR_URL"));
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_perform(curl);
+
+	const char *keys[] = {"gssencmode", "dbname", NULL};
+	const char *vals[] = {"disable", need("FLOOR_PG"), NULL};
+	PGconn *pg = PQconnectdbParams(keys, vals, 1);
+	redisContext *redis = redisConnectUnix(need("FLOOR_REDIS"));
+	if (PQstatus(pg) != CONNECTION_OK || redis == NULL || redis->err) {
+		fprintf(stderr, "floor: cannot connect to Postgres or Redis\n");
+		return 1;
+	}
+	freeReplyObject(redisCommand(redis, "AUTH %s", need("FLOOR_REDIS_PASSWORD")));
+
+	if (jwt_new(&jwt) != 0 || jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret,
+					       (int)strlen(secret)) != 0 ||
+	    jwt_add_grant(jwt, "sub", "00000000-0000-0000-0000-000000000001") != 0 ||
+	    jwt_add_grant_int(jwt, "exp", time(NULL) + 3600) != 0 ||
+	    (token = jwt_encode_str(jwt)) == NULL)
+		return 1;
+	jwt_free(jwt);
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0)
+		return 1;
+	while (FCGX_Accept_r(&req) >= 0) {
+		while (FCGX_GetStr(drain, sizeof(drain), req.in) > 0)
+			;
+		PGresult *res = PQexec(pg, "SELECT json_build_object('pg', 1)");
+		redisReply *pong = redisCommand(redis, "PING");
+		int ok = jwt_decode(&jwt, token, (const unsigned char *)secret, (int)strlen(secret));
+		json_object *o = json_tokener_parse(PQgetvalue(res, 0, 0));
+		json_object_object_add(o, "redis", json_object_new_boolean(pong != NULL));
+		json_object_object_add(o, "jwt", json_object_new_boolean(ok == 0));
+		FCGX_PutS(head, req.out);
+		FCGX_PutS(json_object_to_json_string(o), req.out);
+		json_object_put(o);
+		jwt_free(jwt);
+		freeReplyObject(pong);
+		PQclear(res);
+		FCGX_Finish_r(&req);
+	}
+	return 0;
+}
