@@ -104,8 +104,8 @@ run() { # NAME DESCRIPTION URL CONNS LUA [VAR=value...]
 	log "  $name: ${R[$name]}"
 }
 
-mem() { # RSS of each api worker, MB, space-separated
-	for p in $(scripts/stack.sh pool-pids "$DIR" api); do
+mem() { # RSS of each api worker (or of PIDS), MB, space-separated
+	for p in ${1:-$(scripts/stack.sh pool-pids "$DIR" api)}; do
 		awk '/^VmRSS:/ {printf "%.1f ", $2 / 1024}' "/proc/$p/status"
 	done
 }
@@ -178,6 +178,9 @@ mixed_until 30000 "$DIR/warm.txt"
 mem_before=$(mem)
 mixed_until 100000 "$DIR/mem.txt"
 mem_after=$(mem)
+# the memory floor of our libraries (scripts/bench/floor.c), warmed up too
+wrk -t1 -c4 -d5s "$BENCH_URL/floor" >/dev/null 2>&1 </dev/null || true
+mem_floor=$(mem "$(pgrep -P "$(cat "$DIR/run/floor-pool.pid")")")
 
 live_line=""
 if ((LIVE_USERS > 0)); then
@@ -226,7 +229,8 @@ H_RPS=$(awk '{print $1}' <<<"${R[H]}")
 	growth=$(awk -v a="$mem_before" -v b="$mem_after" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
 		for (i = 1; i <= n; i++) { g = (y[i] - x[i]) / x[i] * 100; if (g > m) m = g }
 		printf "%.1f", m }')
-	echo "Largest growth over the 100,000: ${growth}% (limit 10%)."
+	echo "Largest growth over the 100,000: ${growth}% (limit 10%). Our libraries alone, one"
+	echo "call of each per request (scripts/bench/floor.c): $mem_floor."
 	[[ -n $live_line ]] && { echo; echo '```'; echo "$live_line"; echo '```'; }
 	echo
 	echo "## Targets"

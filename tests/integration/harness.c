@@ -254,11 +254,15 @@ bool wait_until(bool (*pred)(void), int timeout_ms)
 static int ready_streak;
 static bool all_workers_ready(void)
 {
+	/* a new user each time: an anonymous caller (the address) or one user
+	 * would run out of chat budget (429) before the streak is complete */
+	char *token = user_token(NULL, NULL, 600);
 	struct http *r = http_get("/health/ready");
-	struct http *c = chat_post(NULL, NULL, "{\"message\":\"ready?\"}");
+	struct http *c = chat_post(token, NULL, "{\"message\":\"ready?\"}");
 	bool ok = r->status == 200 && c->status == 200;
 	http_free(r);
 	http_free(c);
+	free(token);
 	ready_streak = ok ? ready_streak + 1 : 0;
 	return ready_streak >= 40;
 }
