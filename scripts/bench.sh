@@ -122,7 +122,7 @@ done
 # pages for all workers); PSS divides shared pages among the processes
 # sharing them; Private is what each additional worker really costs. The
 # floor (scripts/bench/floor.c) is what our libraries alone take, one call of
-# each per request, after as many requests as H's share of a round.
+# each per request, after DURATION of requests on 4 connections.
 memory() { # PID...: "RSS a/b MB, PSS a/b MB, private a/b MB"
 	local mem
 	mem=$(for p in "$@"; do

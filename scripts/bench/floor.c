@@ -78,7 +78,9 @@ int main(void)
 		PGresult *res = PQexec(pg, "SELECT json_build_object('pg', 1)");
 		redisReply *pong = redisCommand(redis, "PING");
 		int ok = jwt_decode(&jwt, token, (const unsigned char *)secret, (int)strlen(secret));
-		json_object *o = json_tokener_parse(PQgetvalue(res, 0, 0));
+		json_object *o = PQresultStatus(res) == PGRES_TUPLES_OK
+					 ? json_tokener_parse(PQgetvalue(res, 0, 0))
+					 : json_object_new_object();
 		json_object_object_add(o, "redis", json_object_new_boolean(pong != NULL));
 		json_object_object_add(o, "jwt", json_object_new_boolean(ok == 0));
 		FCGX_PutS(head, req.out);

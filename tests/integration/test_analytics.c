@@ -917,3 +917,64 @@ Test(analytics, summaries_are_cached_per_caller_and_redis_is_optional, .fini = a
 	an_tokens_free(&t);
 }
 
+
+/* conversation rows Postgres has read: index entries (index-only scans
+ * included) and sequential scans */
+static long an_conversation_reads(void)
+{
+	char *n = sql("SELECT (SELECT COALESCE(sum(idx_tup_read), 0) FROM pg_stat_user_indexes"
+		      " WHERE relname = 'conversations') + (SELECT seq_tup_read"
+		      " FROM pg_stat_user_tables WHERE relname = 'conversations')");
+	long v = atol(n);
+	free(n);
+	return v;
+}
+
+/* the reads once the workers' backends have reported theirs: a backend
+ * that flushed its counters less than a second ago flushes the next ones
+ * when it has been idle for 10 s (PGSTAT_IDLE_INTERVAL) */
+static long an_settled_reads(void)
+{
+	sleep(11);
+	return an_conversation_reads();
+}
+
+/*
+ * A user's report reads the user's rows, not the whole period, also after
+ * Postgres has seen the statement five times and may plan it generically
+ * (the generic plan of `($3 IS NULL OR user_id = $3)` scanned every
+ * conversation of the period). 20,000 other conversations in June 2023 (no
+ * other test uses that month), 2,000 of the user's (enough for Postgres to
+ * prefer the generic plan); 40 uncached summaries spread over the api
+ * workers.
+ */
+Test(analytics, a_users_report_reads_only_their_rows_on_every_run, .timeout = 120)
+{
+	if (strcmp(need_env("FRONT"), "nginx") != 0)
+		cr_skip_test("front-end independent (and 25 s long): runs in the nginx pass");
+	char sub[37];
+	char *token = user_token(NULL, sub, 600);
+	char *done = sql("INSERT INTO conversations (user_id, created_at)"
+			 " SELECT CASE WHEN i <= 2000 THEN '%s'::uuid ELSE gen_random_uuid() END,"
+			 " '2023-06-01'::timestamptz + (i %% 28) * interval '1 day'"
+			 " FROM generate_series(1, 22000) i RETURNING 1",
+			 sub);
+	free(done);
+	free(sql("ANALYZE conversations"));
+
+	long before = an_settled_reads();
+	for (int i = 0; i < 40; i++) {
+		/* another window each time: no answer comes from a cache */
+		struct http *r = an_get(token,
+					"conversations/summary?start_date=2023-06-%02d&end_date=2023-06-%02d",
+					1 + i % 2, 10 + i / 2);
+		cr_assert_eq(r->status, 200, "%s", r->body);
+		cr_assert_gt(json_object_get_int(json_at(r->json, "total_conversations")), 0);
+		http_free(r);
+	}
+	long reads = an_settled_reads() - before;
+	cr_log_info("40 summaries of a user with 2,000 of 22,000 conversations read %ld rows", reads);
+	/* the user's rows: at most 40 x 2,000; the period's: up to 22,000 a run */
+	cr_assert_leq(reads, 40 * 2000 + 5000, "%ld conversation rows read", reads);
+	free(token);
+}
