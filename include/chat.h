@@ -65,6 +65,13 @@ struct chat_result {
 int chat_send(struct request *req, struct response *res, const struct chat_request *in,
 	      const struct chat_stream *stream, struct chat_result *out);
 
+/*
+ * Writes the model_metrics rows this worker has collected (see chat.c) when
+ * enough are pending or the oldest has waited a second; force: now, if any.
+ * Call after every request, when idle, and before exiting.
+ */
+void chat_flush_records(struct app *app, bool force);
+
 /* Frees what chat_send allocated in out. */
 void chat_result_free(struct chat_result *out);
 

@@ -198,8 +198,10 @@ int db_chat_failed(struct db *db, const char *conversation_id, int latency_ms, c
 /*
  * After the response: a model_metrics row per model call (calls: JSON array
  * of {"model_name", "status", "latency_ms", "tokens_in", "tokens_out",
- * "error"}) and, for a message no model answered (status not NULL), its
- * agent_logs row. Committed asynchronously. 0 / -1.
+ * "error", "created_at"}, created_at ISO 8601 or absent for now) and, for a
+ * message no model answered (status not NULL), its agent_logs row (then
+ * conversation_id, latency_ms and error are that message's). Committed
+ * asynchronously. 0 / -1.
  */
 int db_chat_log(struct db *db, const char *conversation_id, const char *status, int latency_ms,
 		const char *error, const char *task, const char *calls);

@@ -54,6 +54,10 @@ int jsonbody_check(struct json_object *obj, const struct jsonbody_field *fields,
 /* True when s is valid UTF-8. */
 bool jsonbody_utf8_ok(const char *s, size_t len);
 
+/* Replaces every byte of s that is not part of valid UTF-8 with '?' (e.g. a
+ * character cut by truncation), so that Postgres and JSON accept the text. */
+void jsonbody_utf8_scrub(char *s);
+
 /* True when s is a UUID in canonical 8-4-4-4-12 hex form. */
 bool jsonbody_is_uuid(const char *s);
 

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "config.h"
 #include "db.h"
+#include "jsonbody.h"
 #include "kv.h"
 #include "live.h"
 #include "llm.h"
@@ -63,6 +64,7 @@ void chat_result_free(struct chat_result *out)
 struct chat_call {
 	const struct model *model;
 	bool ok;
+	int64_t at_ms; /* wall clock, when the call ended */
 	int latency_ms, tokens_in, tokens_out;
 	char error[160];
 };
@@ -114,33 +116,95 @@ static void chat_publish(struct app *app, const struct chat_record *r)
 	}
 }
 
-static void chat_write_records(struct app *app, void *arg)
+/*
+ * Model calls as model_metrics rows: no answer depends on them, so a worker
+ * collects them and writes them in one statement when CHAT_ROWS_BATCH are
+ * pending or the oldest has waited CHAT_ROWS_WAIT_MS (checked after every
+ * request and once a second when idle), and when it stops: one transaction
+ * per batch instead of one per message. A worker that is killed loses at
+ * most that second of its rows (the shared metrics in Redis are written per
+ * call); while Postgres is down up to CHAT_ROWS_MAX are kept.
+ */
+#define CHAT_ROWS_BATCH 64
+#define CHAT_ROWS_WAIT_MS 1000
+#define CHAT_ROWS_MAX 4096
+
+static struct json_object *chat_rows; /* array of rows, NULL when none */
+static int64_t chat_rows_since;       /* monotonic ms of the oldest, or of the last failure */
+static bool chat_rows_failing;        /* the last write failed: wait before the next */
+
+/* Appends r's model calls to rows (an array). */
+static void chat_calls_rows(const struct chat_record *r, struct json_object *rows)
 {
-	struct chat_record *r = arg;
-	struct json_object *calls = json_object_new_array();
+	char at[32];
 
 	for (int i = 0; i < r->ncalls; i++) {
 		const struct chat_call *c = &r->calls[i];
 		struct json_object *o = json_object_new_object();
-		modelstate_record(app, c->model, c->ok, c->latency_ms, c->tokens_in, c->tokens_out);
 		json_object_object_add(o, "model_name", json_object_new_string(c->model->name));
 		json_object_object_add(o, "status", json_object_new_string(c->ok ? "success" : "error"));
 		json_object_object_add(o, "latency_ms", json_object_new_int(c->latency_ms));
 		json_object_object_add(o, "tokens_in", json_object_new_int(c->tokens_in));
 		json_object_object_add(o, "tokens_out", json_object_new_int(c->tokens_out));
 		json_object_object_add(o, "error", c->ok ? NULL : json_object_new_string(c->error));
-		json_object_array_add(calls, o);
+		json_object_object_add(o, "created_at",
+				       json_object_new_string(clock_iso8601(c->at_ms, at, sizeof(at))));
+		json_object_array_add(rows, o);
 	}
-	/* an answered message got its agent_logs row with the answer */
-	bool answered = strcmp(r->status, "error") != 0;
-	bool log_failure = !answered && !r->failure_logged;
-	if (db_chat_log(app->db, r->conversation_id, log_failure ? r->status : NULL, r->latency_ms,
-			r->error[0] ? r->error : NULL, "chat",
-			json_object_to_json_string_ext(calls, JSON_C_TO_STRING_PLAIN)) < 0)
-		log_msg(LOG_WARN, "chat_log_failed", "agent_logs/model_metrics not written: %s",
-			db_last_error(app->db));
-	json_object_put(calls);
-	chat_publish(app, r);
+}
+
+void chat_flush_records(struct app *app, bool force)
+{
+	size_t n = chat_rows ? json_object_array_length(chat_rows) : 0;
+
+	bool due = force || (n >= CHAT_ROWS_BATCH && !chat_rows_failing) ||
+		   clock_mono_ms() - chat_rows_since >= CHAT_ROWS_WAIT_MS;
+	if (n == 0 || !due)
+		return;
+	if (db_chat_log(app->db, NULL, NULL, 0, NULL, "chat",
+			json_object_to_json_string_ext(chat_rows, JSON_C_TO_STRING_PLAIN)) == 0 ||
+	    n >= CHAT_ROWS_MAX) {
+		if (n >= CHAT_ROWS_MAX)
+			log_msg(LOG_ERROR, "model_metrics_dropped",
+				"%zu model_metrics rows not written: %s", n, db_last_error(app->db));
+		json_object_put(chat_rows);
+		chat_rows = NULL;
+		chat_rows_failing = false;
+		return;
+	}
+	/* kept for the next attempt, a second from now */
+	chat_rows_failing = true;
+	chat_rows_since = clock_mono_ms();
+}
+
+static void chat_write_records(struct app *app, void *arg)
+{
+	struct chat_record *r = arg;
+
+	for (int i = 0; i < r->ncalls; i++) {
+		const struct chat_call *c = &r->calls[i];
+		modelstate_record(app, c->model, c->ok, c->latency_ms, c->tokens_in, c->tokens_out);
+	}
+	if (strcmp(r->status, "error") == 0 && !r->failure_logged) {
+		/* a failed message whose agent_logs row is not stored yet: now,
+		 * with its calls */
+		struct json_object *rows = json_object_new_array();
+		chat_calls_rows(r, rows);
+		if (db_chat_log(app->db, r->conversation_id, r->status, r->latency_ms,
+				r->error[0] ? r->error : NULL, "chat",
+				json_object_to_json_string_ext(rows, JSON_C_TO_STRING_PLAIN)) < 0)
+			log_msg(LOG_WARN, "chat_log_failed", "agent_logs/model_metrics not written: %s",
+				db_last_error(app->db));
+		json_object_put(rows);
+	} else if (r->ncalls > 0) {
+		if (chat_rows == NULL) {
+			chat_rows = json_object_new_array();
+			chat_rows_since = clock_mono_ms();
+		}
+		chat_calls_rows(r, chat_rows);
+	}
+	if (r->status[0] != '\0')
+		chat_publish(app, r);
 }
 
 /* ---- idempotency -------------------------------------------------------- */
@@ -469,6 +533,7 @@ prompt:;
 		struct chat_call *call = &rec->calls[rec->ncalls++];
 		call->model = cand[i];
 		call->latency_ms = (int)(clock_mono_ms() - c0);
+		call->at_ms = clock_wall_ms();
 		call->tokens_in = reply.prompt_tokens;
 		call->tokens_out = reply.completion_tokens;
 		if (rc == 0) {
@@ -478,6 +543,7 @@ prompt:;
 		}
 		snprintf(call->error, sizeof(call->error), "%s: %.140s", llm_fail_names[reply.fail],
 			 reply.error);
+		jsonbody_utf8_scrub(call->error); /* the provider's text, cut anywhere */
 		struct log_line l;
 		log_begin(&l, reply.fail == LLM_ABORTED ? LOG_INFO : LOG_WARN, "model_call_failed");
 		log_str(&l, "request_id", req->id);
@@ -561,7 +627,8 @@ prompt:;
 out:
 	if (lease)
 		kv_del(app->kv, lease_key);
-	if (rec != NULL && rec->status[0] != '\0') {
+	/* also the calls of a message answered meanwhile by another request */
+	if (rec != NULL && (rec->status[0] != '\0' || rec->ncalls > 0)) {
 		server_defer(chat_write_records, rec); /* the server frees it */
 		rec = NULL;
 	}

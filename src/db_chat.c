@@ -234,29 +234,28 @@ int db_chat_log(struct db *db, const char *conversation_id, const char *status, 
 	 * own commit (the "async" CTE is joined so that it runs). The
 	 * agent_logs row is only written here for a failed message (status not
 	 * NULL); an answered one got it with the answer. */
+#define DB_CHAT_METRICS_INSERT(task, calls)                                                      \
+	"INSERT INTO model_metrics (model_name, task_type, status, latency_ms, tokens_in,"       \
+	" tokens_out, error, created_at)"                                                        \
+	" SELECT c.model_name, $" task "::text, c.status, c.latency_ms, c.tokens_in,"            \
+	" c.tokens_out, c.error, COALESCE(c.created_at, now())"                                  \
+	" FROM async, json_to_recordset($" calls "::json) AS c(model_name text, status text,"    \
+	" latency_ms int, tokens_in int, tokens_out int, error text, created_at timestamptz)"
 	static struct db_stmt st = {
 		"chat_log",
 		"WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),"
 		" l AS (INSERT INTO agent_logs (agent_type, conversation_id, action, status,"
 		" latency_ms, error) SELECT 'chat', $1::uuid, 'process_message', $2::text, $3::int,"
-		" $4::text FROM async WHERE $2::text IS NOT NULL)"
-		" INSERT INTO model_metrics (model_name, task_type, status, latency_ms, tokens_in,"
-		" tokens_out, error)"
-		" SELECT c.model_name, $5::text, c.status, c.latency_ms, c.tokens_in, c.tokens_out,"
-		" c.error FROM async, json_to_recordset($6::json) AS c(model_name text, status text,"
-		" latency_ms int, tokens_in int, tokens_out int, error text)",
+		" $4::text FROM async WHERE $2::text IS NOT NULL) " DB_CHAT_METRICS_INSERT("5", "6"),
 		0};
-	/* the usual case, an answered message: only the model calls (a CTE
-	 * that inserts no row still opens agent_logs and its indexes) */
+	/* the usual case, a batch of model calls (a CTE that inserts no row
+	 * still opens agent_logs and its indexes) */
 	static struct db_stmt metrics = {
 		"chat_metrics",
-		"WITH async AS (SELECT set_config('synchronous_commit', 'off', true))"
-		" INSERT INTO model_metrics (model_name, task_type, status, latency_ms, tokens_in,"
-		" tokens_out, error)"
-		" SELECT c.model_name, $1::text, c.status, c.latency_ms, c.tokens_in, c.tokens_out,"
-		" c.error FROM async, json_to_recordset($2::json) AS c(model_name text, status text,"
-		" latency_ms int, tokens_in int, tokens_out int, error text)",
+		"WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
+		DB_CHAT_METRICS_INSERT("1", "2"),
 		0};
+#undef DB_CHAT_METRICS_INSERT
 	char lat[16];
 	PGresult *res;
 

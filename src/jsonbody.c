@@ -263,38 +263,60 @@ out:
 	return rc;
 }
 
+/* Length of the valid UTF-8 sequence at p (before end), 0 if invalid. */
+static size_t jsonbody_utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = *p;
+	size_t n;
+	unsigned min;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0)
+		n = 1, min = 0x80, c &= 0x1f;
+	else if ((c & 0xf0) == 0xe0)
+		n = 2, min = 0x800, c &= 0x0f;
+	else if ((c & 0xf8) == 0xf0)
+		n = 3, min = 0x10000, c &= 0x07;
+	else
+		return 0;
+	if ((size_t)(end - p) <= n)
+		return 0;
+	for (size_t i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
 bool jsonbody_utf8_ok(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 
 	while (p < end) {
-		unsigned c = *p;
-		size_t n;
-		unsigned min;
-		if (c < 0x80) {
-			p++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, min = 0x80, c &= 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, min = 0x800, c &= 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, min = 0x10000, c &= 0x07;
-		} else {
+		size_t n = jsonbody_utf8_seq(p, end);
+		if (n == 0)
 			return false;
-		}
-		if ((size_t)(end - p) <= n)
-			return false;
-		for (size_t i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			c = (c << 6) | (p[i] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return false;
-		p += n + 1;
+		p += n;
 	}
 	return true;
+}
+
+void jsonbody_utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
+
+	while (p < end) {
+		size_t n = jsonbody_utf8_seq(p, end);
+		if (n == 0) {
+			*p = '?';
+			n = 1;
+		}
+		p += n;
+	}
 }
 
 bool jsonbody_is_uuid(const char *s)

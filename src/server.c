@@ -6,6 +6,7 @@
 #include "server.h"
 #include "app.h"
 #include "auth.h"
+#include "chat.h"
 #include "clock.h"
 #include "config.h"
 #include "cors.h"
@@ -248,6 +249,7 @@ int server_run(struct app *app)
 		sigprocmask(SIG_BLOCK, &term, NULL);
 		if ((rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) && !server_stopping) {
 			metrics_flush(app, false);
+			chat_flush_records(app, false);
 			continue;
 		}
 		if (rc < 0)
@@ -259,9 +261,11 @@ int server_run(struct app *app)
 		if (app->db_read != NULL)
 			db_idle(app->db_read);
 		metrics_flush(app, false);
+		chat_flush_records(app, false);
 	}
 	FCGX_Free(&fr, 1);
 	metrics_flush(app, true); /* what this worker counted is not lost */
+	chat_flush_records(app, true);
 	metrics_free();
 	log_msg(LOG_INFO, "worker_stopped", "%s",
 		server_stopping ? "stop signal: drained and exiting" : "accept failed, exiting");

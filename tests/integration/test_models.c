@@ -177,9 +177,17 @@ Test(models, metrics_are_the_same_on_every_worker)
 	/* 12 reads land on different workers: all must agree */
 	for (int i = 0; i < 12; i++)
 		cr_assert_eq(total_requests("tinyllama"), before + 20, "read %d", i);
-	/* and every call is a row of model_metrics, and every answer an agent_logs row */
-	char *n = sql("SELECT count(*) FROM model_metrics WHERE model_name = 'tinyllama'"
-		      " AND status = 'success' AND created_at > now() - interval '1 minute'");
+	/* and every call is a row of model_metrics (each worker writes its rows
+	 * in a batch within about a second), and every answer an agent_logs row */
+	char *n = NULL;
+	for (int i = 0; i < 50; i++) {
+		free(n);
+		n = sql("SELECT count(*) FROM model_metrics WHERE model_name = 'tinyllama'"
+			" AND status = 'success' AND created_at > now() - interval '1 minute'");
+		if (atoi(n) >= 20)
+			break;
+		usleep(100000);
+	}
 	cr_assert_geq(atoi(n), 20, "model_metrics rows: %s", n);
 	free(n);
 	n = sql("SELECT count(*) FROM agent_logs a JOIN messages m ON m.conversation_id ="

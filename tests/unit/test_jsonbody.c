@@ -139,6 +139,11 @@ Test(jsonbody, utf8_and_uuid)
 	cr_assert_not(jsonbody_utf8_ok("\xc3", 1));
 	cr_assert_not(jsonbody_utf8_ok("\xed\xa0\x80", 3), "surrogates are not UTF-8");
 	cr_assert_not(jsonbody_utf8_ok("\xc0\xaf", 2), "overlong");
+	/* a character cut by truncation, a stray byte: replaced, the rest kept */
+	char cut[] = "HTTP 502 caf\xc3\xa9 \xff ok \xe2\x82";
+	jsonbody_utf8_scrub(cut);
+	cr_assert_str_eq(cut, "HTTP 502 caf\xc3\xa9 ? ok ??");
+	cr_assert(jsonbody_utf8_ok(cut, strlen(cut)));
 	cr_assert(jsonbody_is_uuid("123e4567-e89b-12d3-a456-426614174000"));
 	cr_assert_not(jsonbody_is_uuid("123e4567e89b12d3a456426614174000"));
 	cr_assert_not(jsonbody_is_uuid("123e4567-e89b-12d3-a456-4266141740000"));
