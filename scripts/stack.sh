@@ -30,6 +30,10 @@
 #   --database-url URL       with --shared: the workers' DATABASE_URL (e.g.
 #   --redis-url URL          through PgBouncer) and REDIS_URL, instead of the
 #                            shared stack's
+#   --nchan-redis URL        nginx only: nchan keeps the live-update channels in
+#                            this Redis (redis://[:PASSWORD@]HOST:PORT[/DB])
+#                            instead of its memory, as several hosts sharing
+#                            live updates do (fcgi-conf/nginx-live-redis.conf)
 #
 # DIR/stack.env lists what the tests need: BASE_URL, ports, URLs, secrets,
 # the paths of the sockets and pid files. DIR/pixelcraft.env is the workers'
@@ -92,9 +96,11 @@ load_env() {
 	wrap_init
 }
 
-# --listen and --wrap (FRONT_LISTEN, STACK_WRAP in stack.env): defaults when unset.
+# --listen, --wrap and --nchan-redis (FRONT_LISTEN, STACK_WRAP,
+# NCHAN_REDIS_URL in stack.env): defaults when unset.
 wrap_init() {
 	FRONT_LISTEN=${FRONT_LISTEN:-127.0.0.1}
+	NCHAN_REDIS_URL=${NCHAN_REDIS_URL:-}
 	read -ra WRAP <<<"${STACK_WRAP:-}"
 }
 
@@ -270,8 +276,13 @@ pool_pids() {
 # ---------------------------------------------------------------- front ends
 
 # The shipped site files use production paths; the stack rewrites them.
+# With --nchan-redis, nchan's locations get their nchan_redis_pass line
+# uncommented, as fcgi-conf/nginx-live-redis.conf tells administrators to.
 render() {
-	sed -e "s#/run/pixelcraft/#$DIR/run/#g" \
+	local live=()
+	[[ -z $NCHAN_REDIS_URL ]] ||
+		live=(-e 's/^\( *\)#nchan_redis_pass pixelcraft_live;/\1nchan_redis_pass pixelcraft_live;/')
+	sed "${live[@]}" -e "s#/run/pixelcraft/#$DIR/run/#g" \
 		-e "s#/usr/share/pixelcraft/docs#$DIR/docs-site#g" \
 		-e "s#/etc/lighttpd/pixelcraft-errors/#$ROOT/fcgi-conf/lighttpd-errors/#g" \
 		-e "s#/etc/nginx/pixelcraft-#$DIR/nginx/pixelcraft-#g" \
@@ -305,6 +316,7 @@ nginx_conf() {
 		render "$f" >"$DIR/nginx/$(basename "$f")"
 	done
 	render "$ROOT/fcgi-conf/nginx.conf" >"$DIR/nginx/site.conf"
+	nchan_redis_conf
 	cat >"$DIR/nginx/nginx.conf" <<-EOF
 		$modules
 		$user
@@ -327,6 +339,33 @@ nginx_conf() {
 		    include $DIR/nginx/conf.d/*.conf;
 		}
 	EOF
+}
+
+# --nchan-redis URL: the shipped fcgi-conf/nginx-live-redis.conf with the
+# URL's address and password, in conf.d; the three nchan locations use it.
+nchan_redis_conf() {
+	local f=$DIR/nginx/conf.d/live-redis.conf n pw server
+	local re='^redis://(:([A-Za-z0-9._~+=-]*)@)?([^/@]+)(/([0-9]+))?$'
+	rm -f "$f"
+	[[ -n $NCHAN_REDIS_URL ]] || return 0
+	[[ $NCHAN_REDIS_URL =~ $re ]] ||
+		die "--nchan-redis: not redis://[:PASSWORD@]HOST:PORT[/DB] (password of [A-Za-z0-9._~+=-])"
+	pw=${BASH_REMATCH[2]} server="redis://${BASH_REMATCH[3]}/${BASH_REMATCH[5]:-0}"
+	umask 077
+	if [[ -n $pw ]]; then
+		sed -e "s#^\( *nchan_redis_server \).*;#\1$server;#" \
+			-e "s#^\( *nchan_redis_password \).*;#\1$pw;#" \
+			"$ROOT/fcgi-conf/nginx-live-redis.conf" >"$f"
+	else
+		sed -e "s#^\( *nchan_redis_server \).*;#\1$server;#" -e '/^ *nchan_redis_password /d' \
+			"$ROOT/fcgi-conf/nginx-live-redis.conf" >"$f"
+	fi
+	umask 022
+	n=$(cat "$DIR/nginx/pixelcraft-app.conf" "$DIR/nginx/pixelcraft-common.conf" |
+		grep -c '^ *nchan_redis_pass pixelcraft_live;')
+	[[ $n == 3 && $(grep -c "^ *nchan_redis_server $server;" "$f") == 1 &&
+		$(grep -c "^ *nchan_redis_password $pw;" "$f") == $((${#pw} ? 1 : 0)) ]] ||
+		die "fcgi-conf/nginx-live-redis.conf or nchan's locations changed: rendering failed"
 }
 
 lighttpd_conf() {
@@ -427,19 +466,21 @@ write_env() {
 	EOF
 	[[ $FRONT_LISTEN == 127.0.0.1 ]] || echo "FRONT_LISTEN=$FRONT_LISTEN" >>"$DIR/stack.env"
 	[[ -z $STACK_WRAP ]] || echo "STACK_WRAP='$STACK_WRAP'" >>"$DIR/stack.env"
+	[[ -z $NCHAN_REDIS_URL ]] || printf 'NCHAN_REDIS_URL=%q\n' "$NCHAN_REDIS_URL" >>"$DIR/stack.env"
 	chmod 600 "$DIR/stack.env"
 }
 
 up() {
 	FRONT=${FRONT:-nginx} WORKERS=${WORKERS:-4} CHAT_WORKERS=${CHAT_WORKERS:-32}
 	STUB=${STUB:-0} PORT=${PORT:-} SHARED=""
-	FRONT_LISTEN=127.0.0.1 STACK_WRAP="" OPT_DATABASE_URL="" OPT_REDIS_URL=""
+	FRONT_LISTEN=127.0.0.1 STACK_WRAP="" OPT_DATABASE_URL="" OPT_REDIS_URL="" NCHAN_REDIS_URL=""
 	while (($#)); do
 		case $1 in
 		--listen) FRONT_LISTEN=$2; shift ;;
 		--wrap) STACK_WRAP=$2; shift ;;
 		--database-url) OPT_DATABASE_URL=$2; shift ;;
 		--redis-url) OPT_REDIS_URL=$2; shift ;;
+		--nchan-redis) NCHAN_REDIS_URL=$2; shift ;;
 		--front) FRONT=$2; shift ;;
 		--port) PORT=$2; shift ;;
 		--workers) WORKERS=$2; shift ;;
@@ -453,6 +494,7 @@ up() {
 	wrap_init
 	[[ -z $OPT_DATABASE_URL$OPT_REDIS_URL || -n $SHARED ]] ||
 		die "--database-url and --redis-url need --shared"
+	[[ -z $NCHAN_REDIS_URL || $FRONT == nginx ]] || die "--nchan-redis needs --front nginx"
 	[[ -x $BIN ]] || die "$BIN not built (make all)"
 	mkdir -p "$DIR/log" "$DIR/run"
 	chmod 755 "$DIR"

@@ -8,8 +8,10 @@
 #   the root namespace (fcgi-conf/nginx-lb.conf, round robin over the two);
 #   PgBouncer in session mode in front of the stack's PostgreSQL; one Redis of
 #   its own; a streaming replica of the stack's PostgreSQL (pg_basebackup -R,
-#   hot standby) as both hosts' DATABASE_READ_URL. The hosts reach PgBouncer,
-#   Redis and the replica through their veth address. The stub LLM runs in
+#   hot standby) as both hosts' DATABASE_READ_URL. Both hosts' nchan keep the
+#   live-update channels in that Redis too (stack.sh --nchan-redis, database 1:
+#   fcgi-conf/nginx-live-redis.conf). The hosts reach PgBouncer, Redis and the
+#   replica through their veth address. The stub LLM runs in
 #   each namespace on its loopback, standing in for the LLM host. Without
 #   network namespaces (not root, no `ip netns`, or SCALE_NO_NETNS=1) the
 #   hosts listen on 127.0.0.2 and 127.0.0.3 instead, which the output says.
@@ -21,6 +23,13 @@
 #   one user's rate limit (RATE_LIMIT_DEFAULT=10/minute) is global: 10 answers,
 #   then 429 from both hosts;
 #   a conversation started on host A continues on host B;
+#   live updates across hosts: a conversation started on host B notifies its
+#   user's WebSocket and EventSource subscribers on host A (and the EventSource
+#   on B), one started on host A those on B (and A); the admins' analytics
+#   stream on both hosts gets both conversations' events; an EventSource
+#   reconnecting to host B with the Last-Event-ID it got from host A receives
+#   only what it missed; nchan's keys are in Redis and the hosts' nginx error
+#   logs show no nchan Redis error (each event awaited at most 5 s);
 #   analytics are read from the replica (its pg_stat_activity shows the
 #   workers; /health reports postgres_read), chat writes land on the primary
 #   and reach the replica; with the replica stopped analytics answer 503 with
@@ -331,6 +340,7 @@ host_up() { # NAME NS ADDR GW
 		"$STACK" up "$dir" --shared "$STACK_DIR" --listen "$addr" "${wrap[@]}" \
 		--database-url "postgresql://pixelcraft:$PG_APP_PASSWORD@$gw:$BOUNCER_PORT/pixelcraft" \
 		--redis-url "redis://:$REDIS_PW@$gw:$REDIS_PORT/0" \
+		--nchan-redis "redis://:$REDIS_PW@$gw:$REDIS_PORT/1" \
 		--workers 2 --chat-workers 3 >"$T/log/host$name-up.log" 2>&1 ||
 		abort "host $name did not start: $(tail -n 5 "$T/log/host$name-up.log")"
 }
@@ -436,7 +446,126 @@ want="user:first, on host A | assistant:Echo: first, on host A | user:second, on
 check "$([[ $st1 == 200 && $st2 == 200 && -n $conv && $conv2 == "$conv" && $hist == "$want" ]]; echo $?)" \
 	"conversation across hosts: started on A ($st1), continued on B ($st2, same conversation_id), history through the balancer ($ST): $hist"
 
-# ----------------------------------------------------------- 4. replica
+# ------------------------------------------- 4. live updates across hosts
+
+# Both hosts' nchan keep their channels in this test's Redis (database 1,
+# stack.sh --nchan-redis: fcgi-conf/nginx-live-redis.conf, distributed mode).
+# Subscribers connect straight to one host, as a browser's WebSocket or
+# EventSource that the balancer sent there: EventSource with curl, WebSocket
+# with the RFC 6455 handshake over bash's /dev/tcp (the server's frames are
+# unmasked: read back from the raw stream). Each waits at most 5 s for an event.
+sse_sub() { # NAME URL [LAST-EVENT-ID]
+	curl -sN -m 30 -H 'Accept: text/event-stream' ${3:+-H "Last-Event-ID: $3"} "$2" \
+		>"$T/live-$1.raw" 2>/dev/null &
+	PIDS+=($!) LIVE_PIDS+=($!)
+}
+ws_sub() { # NAME ADDR PORT PATH
+	(
+		exec 3<>"/dev/tcp/$2/$3" || exit 1
+		printf 'GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n' \
+			"$4" "$2" "$3" "$(openssl rand -base64 16)" >&3
+		exec cat <&3
+	) >"$T/live-$1.raw" 2>/dev/null &
+	PIDS+=($!) LIVE_PIDS+=($!)
+}
+sub_ready() { # NAME: the WebSocket handshake answered 101, or the EventSource stream began
+	[[ $(head -c 12 "$T/live-$1.raw" 2>/dev/null) == "HTTP/1.1 101" ]] || grep -q '^: hi' "$T/live-$1.raw" 2>/dev/null
+}
+live_msgs() { # NAME: the messages received, one per line (WebSocket text frames, EventSource data)
+	if [[ $(head -c 12 "$T/live-$1.raw") == "HTTP/1.1 101" ]]; then
+		LC_ALL=C od -An -v -tu1 "$T/live-$1.raw" | LC_ALL=C awk '
+			{ for (i = 1; i <= NF; i++) b[n++] = $i }
+			END {
+				for (p = 3; p < n && !(b[p - 3] == 13 && b[p - 2] == 10 && b[p - 1] == 13 && b[p] == 10); p++) ;
+				for (p++; p + 1 < n; p += len) {
+					op = b[p] % 16; len = b[p + 1] % 128; p += 2
+					if (len == 126) { len = b[p] * 256 + b[p + 1]; p += 2 }
+					else if (len == 127) { len = 0; for (k = 0; k < 8; k++) len = len * 256 + b[p + k]; p += 8 }
+					if (p + len > n) break
+					if (op != 1) continue
+					s = ""; for (k = 0; k < len; k++) s = s sprintf("%c", b[p + k]); print s
+				}
+			}'
+	else
+		sed -n 's/^data: //p' "$T/live-$1.raw"
+	fi
+}
+got() { # NAME EVENT_TYPE CONVERSATION: how many such events NAME received
+	live_msgs "$1" | jq -R --arg t "$2" --arg c "$3" 'fromjson? | select(.event_type == $t and
+		((.data.conversation_id // .data.action_url // "") | endswith($c)))' 2>/dev/null | grep -c '"event_type"'
+}
+all_got() { # EVENT_TYPE CONVERSATION MIN NAME...: each NAME got at least MIN
+	local t=$1 c=$2 min=$3 n; shift 3
+	for n in "$@"; do (($(got "$n" "$t" "$c") >= min)) || return 1; done
+}
+sse_id_of() { # NAME CONVERSATION: the EventSource id of the event about it
+	awk -v c="$2" '/^id: / { id = $2 } /^data: / && index($0, c) { print id; exit }' "$T/live-$1.raw"
+}
+ms_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
+within() { # SECONDS CMD...: until CMD succeeds, for at most SECONDS of wall-clock time
+	local end=$((${EPOCHREALTIME/./} + $1 * 1000000))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((${EPOCHREALTIME/./} < end)) || return 1
+		sleep 0.1
+	done
+}
+
+LIVE_PIDS=()
+uid=$(uuid) tok=$(token "$uid") adm=$(uuid)
+atok=$(token "$adm")
+primary_sql "INSERT INTO user_profiles (user_id, role) VALUES ('$adm', 'admin')" >/dev/null
+ws_sub userA-ws "$A_ADDR" "$A_PORT" "/api/ws/notifications?token=$tok"
+sse_sub userA-sse "$HOST_A/api/ws/notifications?token=$tok"
+sse_sub userB-sse "$HOST_B/api/ws/notifications?token=$tok"
+ws_sub adminA-ws "$A_ADDR" "$A_PORT" "/api/ws/analytics?token=$atok"
+sse_sub adminB-sse "$HOST_B/api/ws/analytics?token=$atok"
+subs_ready() { for n in userA-ws userA-sse userB-sse adminA-ws adminB-sse; do sub_ready "$n" || return 1; done; }
+poll 50 subs_ready || abort "live subscribers not connected: $(for n in userA-ws userA-sse userB-sse adminA-ws adminB-sse; do printf '%s: %s; ' "$n" "$(head -n 1 "$T/live-$n.raw" | tr -d '\r')"; done)"
+
+# a new conversation on host B: the user's notification and the admins' events
+t_l=$EPOCHREALTIME
+req POST "$HOST_B/api/chat/message" '{"message":"live, on host B"}' "Authorization: Bearer $tok"
+st_b=$ST conv_b=$(field .conversation_id)
+within 5 all_got notification_created "${conv_b:-none}" 1 userA-ws userA-sse userB-sse && ok_b=0 || ok_b=1
+ms_b=$(ms_since "$t_l")
+check $((ok_b || st_b != 200)) \
+	"live updates from host B to host A: a conversation started on host B ($st_b); its notification_created reached the user's WebSocket ($(got userA-ws notification_created "$conv_b")) and EventSource ($(got userA-sse notification_created "$conv_b")) on host A and EventSource on host B, the same host ($(got userB-sse notification_created "$conv_b")), ${ms_b} ms after the request (limit 5 s)"
+
+# and one on host A
+t_l=$EPOCHREALTIME
+req POST "$HOST_A/api/chat/message" '{"message":"live, on host A"}' "Authorization: Bearer $tok"
+st_a=$ST conv_a=$(field .conversation_id)
+within 5 all_got notification_created "${conv_a:-none}" 1 userA-ws userA-sse userB-sse && ok_a=0 || ok_a=1
+ms_a=$(ms_since "$t_l")
+check $((ok_a || st_a != 200)) \
+	"live updates from host A to host B: a conversation started on host A ($st_a); its notification_created reached the user's EventSource on host B ($(got userB-sse notification_created "$conv_a")) and WebSocket ($(got userA-ws notification_created "$conv_a")) and EventSource ($(got userA-sse notification_created "$conv_a")) on host A, the same host, ${ms_a} ms after the request (limit 5 s)"
+
+# the admins' analytics stream: both conversations, whichever host served them
+admin_all() {
+	all_got conversation_started "$conv_b" 1 adminA-ws adminB-sse && all_got message_created "$conv_b" 2 adminA-ws adminB-sse &&
+		all_got conversation_started "$conv_a" 1 adminA-ws adminB-sse && all_got message_created "$conv_a" 2 adminA-ws adminB-sse
+}
+within 5 admin_all && ok_an=0 || ok_an=1
+an() { echo "$(got "$1" conversation_started "$2")+$(got "$1" message_created "$2")"; }
+check "$ok_an" \
+	"analytics stream (admins) across hosts: conversation_started + message_created (user, assistant) of the conversation on host B: WebSocket on host A $(an adminA-ws "$conv_b"), EventSource on host B $(an adminB-sse "$conv_b"); of the one on host A: $(an adminA-ws "$conv_a") and $(an adminB-sse "$conv_a") (want 1+2 each)"
+
+# a client that reconnects through another host resumes from its last event
+# id: the history is in Redis, not in the host that delivered the event
+id_b=$(sse_id_of userA-sse "$conv_b")
+sse_sub resumeB "$HOST_B/api/ws/notifications?token=$tok" "${id_b:-none}"
+within 5 all_got notification_created "${conv_a:-none}" 1 resumeB && ok_r=0 || ok_r=1
+check $((ok_r || $(got resumeB notification_created "$conv_b") != 0)) \
+	"EventSource reconnecting to host B with Last-Event-ID ${id_b:-none} (received on host A): the later notification replayed ($(got resumeB notification_created "$conv_a")), the earlier one not again ($(got resumeB notification_created "$conv_b"))"
+for pid in "${LIVE_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+
+nkeys=$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" -a "$REDIS_PW" --no-auth-warning -n 1 dbsize 2>&1)
+nerr=$(cat "$T/hostA/log/nginx-error.log" "$T/hostB/log/nginx-error.log" 2>/dev/null | grep -c 'nchan: Redis')
+check "$([[ $nkeys =~ ^[0-9]+$ && $nkeys -gt 0 && $nerr == 0 ]]; echo $?)" \
+	"nchan's channels are in the shared Redis: $nkeys keys in database 1; nchan Redis errors in the hosts' nginx error logs: $nerr$( ((nerr)) && printf ' (%s)' "$(cat "$T/hostA/log/nginx-error.log" "$T/hostB/log/nginx-error.log" | grep -m 1 'nchan: Redis')")"
+
+# ----------------------------------------------------------- 5. replica
 
 tok=$(token "$(uuid)")
 st_an=""
@@ -500,7 +629,7 @@ check "$([[ $(sorted "$st_an") == "503/A 503/B" && $det == "Postgres read replic
 	$ST == 200 ]]; echo $?)" \
 	"replica stopped: analytics ${st_an% } \"$det\" (Retry-After ${ra% }), chat ${st_chat% }, /health $hs, /health/ready $ST"
 
-# ------------------------------------------------- 5. host A stops under load
+# ------------------------------------------------- 6. host A stops under load
 
 # Four clients send chat messages through the balancer, each with its own
 # Idempotency-Key, retrying a failed attempt (no answer, 502-504) with the
