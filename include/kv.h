@@ -37,7 +37,8 @@ int kv_retry_after(const struct kv *kv);
 /* Text of the last failure (borrowed). */
 const char *kv_last_error(const struct kv *kv);
 
-/* PING round trip; 0 and latency in microseconds, or -1. */
+/* Round trip of a ROLE command; 0 and latency in microseconds, or -1 (also
+ * when the server is a replica: the connection is dropped). */
 int kv_ping(struct kv *kv, int64_t *latency_us);
 
 /*

@@ -13,7 +13,7 @@ PACKAGES=(
 	spawn-fcgi multiwatch nginx libnginx-mod-nchan lighttpd
 	postgresql pgbouncer redis-server redis-tools
 	# test and measure
-	curl wrk slowhttptest bc openssl systemd python3-jwt iproute2 gnupg jq gnuplot-nox
+	curl wrk slowhttptest bc openssl systemd python3-jwt iproute2 iputils-arping gnupg jq gnuplot-nox
 	# API docs (Swagger UI, ReDoc and their checks come from npm) and the browser test
 	nodejs chromium
 	# sanitizers, fuzzing (libFuzzer; json-c rebuilt from its Debian source), valgrind

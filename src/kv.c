@@ -5,6 +5,13 @@
  * redisSetTimeout bound each read and write, which for our single-reply
  * commands bounds the whole command. A context that saw any error is freed,
  * never reused.
+ *
+ * Only a primary will do: behind an address that moves with the primary
+ * (ops/SCALE_OUT.md) a connection may reach a replica, or outlive its
+ * server's demotion. A new connection asks ROLE and refuses a replica; a
+ * READONLY reply drops the connection; the health check asks ROLE too. Each
+ * counts as Redis being down (workers count rate limits locally) until the
+ * address reaches a primary again.
  */
 #include "kv.h"
 #include "backoff.h"
@@ -37,6 +44,20 @@ static void kv_drop(struct kv *kv, const char *why)
 	log_msg(LOG_WARN, "redis_disconnected", "%s", why);
 }
 
+/*
+ * Whether r, a ROLE reply, comes from a usable primary: true for "master";
+ * false for a replica (writes would fail) and for other errors (e.g.
+ * LOADING); true when the user may not run ROLE (NOPERM: nothing to go by).
+ */
+static bool kv_role_primary(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ERROR)
+		return r->str != NULL && strncmp(r->str, "NOPERM", 6) == 0;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 || r->element[0]->str == NULL)
+		return false;
+	return strcmp(r->element[0]->str, "master") == 0;
+}
+
 static struct timeval kv_tv(int ms)
 {
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -57,6 +78,13 @@ static redisReply *kv_cmd(struct kv *kv, int argc, const char **argv, const size
 		 * cost every request a full deadline */
 		backoff_failed(&kv->backoff, clock_mono_ms());
 		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR && r->str != NULL && strncmp(r->str, "READONLY", 8) == 0) {
+		/* a replica: the primary is elsewhere now */
+		snprintf(kv->err, sizeof(kv->err), "%s", r->str);
+		kv_drop(kv, kv->err);
+		backoff_failed(&kv->backoff, clock_mono_ms());
+		return r;
 	}
 	backoff_reset(&kv->backoff);
 	return r;
@@ -105,6 +133,17 @@ static int kv_connect(struct kv *kv)
 		if (!ok)
 			goto fail;
 	}
+	redisReply *r = redisCommand(c, "ROLE");
+	bool ok = r != NULL && kv_role_primary(r);
+	if (r == NULL)
+		snprintf(kv->err, sizeof(kv->err), "ROLE failed: %s", c->errstr);
+	else if (!ok && r->type == REDIS_REPLY_ERROR)
+		snprintf(kv->err, sizeof(kv->err), "ROLE failed: %s", r->str ? r->str : "?");
+	else if (!ok)
+		snprintf(kv->err, sizeof(kv->err), "the server is a replica (ROLE), not the primary");
+	freeReplyObject(r);
+	if (!ok)
+		goto fail;
 	return 0;
 fail:
 	redisFree(c);
@@ -198,13 +237,18 @@ static bool kv_is_error(struct kv *kv, redisReply *r)
 
 int kv_ping(struct kv *kv, int64_t *latency_us)
 {
-	const char *argv[] = {"PING"};
+	const char *argv[] = {"ROLE"};
 	int64_t t0 = clock_mono_us();
 	redisReply *r = kv_cmd(kv, 1, argv, NULL);
 
 	if (r == NULL)
 		return -1;
-	bool ok = !kv_is_error(kv, r);
+	bool ok = kv_role_primary(r);
+	if (!ok && !kv_is_error(kv, r)) {
+		snprintf(kv->err, sizeof(kv->err), "the server is a replica (ROLE), not the primary");
+		kv_drop(kv, kv->err);
+		backoff_failed(&kv->backoff, clock_mono_ms());
+	}
 	freeReplyObject(r);
 	*latency_us = clock_mono_us() - t0;
 	return ok ? 0 : -1;

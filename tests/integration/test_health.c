@@ -142,6 +142,48 @@ Test(health, redis_outage_and_recovery, .timeout = 60, .fini = restore)
 	assert_same_workers();
 }
 
+/* REPLICAOF ARGS on the stack's Redis */
+static void redis_replicaof(const char *args)
+{
+	char cmd[256];
+	int st;
+
+	snprintf(cmd, sizeof(cmd),
+		 "redis-cli -p $REDIS_PORT -a $REDIS_PASSWORD --no-auth-warning REPLICAOF %s 2>&1",
+		 args);
+	char *out = run_capture(cmd, &st);
+	cr_assert(st == 0 && strncmp(out, "OK", 2) == 0, "REPLICAOF %s: %s", args, out);
+	free(out);
+}
+
+static void primary_again(void)
+{
+	redis_replicaof("NO ONE");
+	restore();
+}
+
+/*
+ * Behind an address that moves with the Redis primary (ops/SCALE_OUT.md) a
+ * worker may reach a replica: that is Redis down (writes would fail), not up
+ * because it answers. Port 1: the replica never syncs, so it keeps its data.
+ */
+Test(health, redis_replica_counts_as_down, .timeout = 60, .fini = primary_again)
+{
+	remember_workers();
+	redis_replicaof("127.0.0.1 1");
+	assert_down("redis", "Redis");
+	/* requests go on meanwhile, rate limits counted by each worker */
+	char *t = user_token(NULL, NULL, 600);
+	const char *h[] = {bearer(0, t), NULL};
+	struct http *r = http_do("GET", "/api/me", NULL, h);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_free(r);
+	free(t);
+	redis_replicaof("NO ONE");
+	cr_assert(wait_until(ready_ok_everywhere, 10000), "no recovery once Redis is a primary");
+	assert_same_workers();
+}
+
 Test(health, postgres_outage_and_recovery, .timeout = 90, .fini = restore)
 {
 	remember_workers();
@@ -188,6 +230,9 @@ Test(health, connections_ended_by_the_server_are_replaced_silently, .timeout = 6
      .fini = restore)
 {
 	char *token = user_token(NULL, NULL, 600);
+	/* every worker connected (a worker whose first connection is ended
+	 * backs off: not what this test is about) */
+	wait_all_workers_ready();
 	char *out = sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
 			"WHERE usename = 'pixelcraft'");
 	cr_assert_gt(atoi(out), 0, "no worker connection to end");
