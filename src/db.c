@@ -107,8 +107,11 @@ static int db_connect(struct db *db)
 	db->gen = ++db_generation;
 	db->connected_ms = clock_mono_ms();
 	db->suspect = false;
+	/* no JIT: compiling costs more than it saves on queries of our size
+	 * (an admin's 30-day summary of 33,000 conversations spent 7 ms of its
+	 * 124 ms compiling expressions, on every run) */
 	char sql[128];
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET TIME ZONE 'UTC'",
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET TIME ZONE 'UTC'; SET jit = off",
 		 db->cfg->db_query_timeout_ms);
 	PGresult *res = db_exec_sql(db, sql);
 	if (res == NULL)

@@ -49,18 +49,9 @@ STACK_DIR=$(cd "$1" && pwd) || exit 2
 . "$STACK_DIR/stack.env"
 STACK=$ROOT/scripts/stack.sh
 VIP_SCRIPT=$ROOT/ops/redis-failover-vip.sh
-T0=$EPOCHREALTIME
 BOUND=20 # seconds: the hang bound of every wait for the failover
-
-FAILED=0 CHECKS=0
-ok() { CHECKS=$((CHECKS + 1)); printf 'ok   %2d - %s\n' "$CHECKS" "$*"; }
-fail() { CHECKS=$((CHECKS + 1)) FAILED=$((FAILED + 1)); printf 'FAIL %2d - %s\n' "$CHECKS" "$*"; }
-# check CONDITION-STATUS TEXT: 0 is ok
-check() { if [[ $1 == 0 ]]; then ok "$2"; else fail "$2"; fi; }
-note() { printf '# %s\n' "$*"; }
-abort() { echo "FAIL - setup: $*"; exit 1; }
-elapsed() { awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; } # FROM TO
+# shellcheck source=tests/scale/lib.sh
+. "$ROOT/tests/scale/lib.sh"
 
 [[ $(id -u) -eq 0 ]] || abort "needs root: network namespaces, a bridge and a moving address"
 for tool in curl jq ip redis-server redis-cli arping ss runuser openssl; do
@@ -76,7 +67,6 @@ RUN=$(basename "$T" | tr -cd 'A-Za-z0-9')
 # ------------------------------------------------------------------ cleanup
 
 NETNS=() LINKS=() PIDS=() HOSTS=() loaders=()
-pidfile() { [[ -s $1 ]] && cat "$1"; }
 cleanup() {
 	local ns pid h
 	trap '' INT TERM # a stop signal during the cleanup must not cut it short
@@ -101,49 +91,8 @@ trap 'exit 1' INT TERM
 
 # ------------------------------------------------------------------ helpers
 
-# As scripts/stack.sh: a port below the ephemeral range that nobody uses.
-free_port() {
-	local p lo
-	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-	for _ in $(seq 1 200); do
-		p=$((10000 + RANDOM % (lo - 10000)))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-			[[ -z $(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null) ]]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	echo 0
-}
-
-# poll TENTHS CMD...: until CMD succeeds, up to TENTHS tenths of a second
-poll() {
-	local n=$1; shift
-	for _ in $(seq 1 "$n"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# req METHOD URL [BODY [HEADER...]]: ST status, body in $T/resp, headers in $T/hdr
-req() {
-	local method=$1 url=$2 body=${3:-} h
-	shift $(($# < 3 ? $# : 3))
-	local args=(-s -m 15 -o "$T/resp" -D "$T/hdr" -w '%{http_code}' -X "$method")
-	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-	for h in "$@"; do args+=(-H "$h"); done
-	: >"$T/hdr"
-	ST=$(curl "${args[@]}" "$url" 2>/dev/null) || true
-}
-header() { # NAME: a header of the last response
-	awk -v n="$1" 'index(tolower($0), n ":") == 1 { sub(/^[^:]*: */, ""); sub(/\r$/, ""); print; exit }' "$T/hdr"
-}
-field() { jq -r "$1 // empty" "$T/resp" 2>/dev/null; }
+req() { http_req "$@"; } # lib.sh
 quota() { [[ $(header ratelimit-policy) =~ \;q=([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
-token() { "$ROOT/build/pc-token" "$SUPABASE_JWT_SECRET" "$1" 600; }
-uuid() { cat /proc/sys/kernel/random/uuid; }
-primary_sql() { "$STACK" psql "$STACK_DIR" -At -c "$1" 2>&1; }
 # rcli NS ARGS...: redis-cli to the Redis of a namespace
 rcli() { local ns=$1; shift; REDISCLI_AUTH=$REDIS_PW ip netns exec "$ns" redis-cli -h 127.0.0.1 -p 6379 "$@" 2>/dev/null; }
 # scli ADDR PORT ARGS...: redis-cli to a Sentinel
@@ -178,9 +127,6 @@ ns_join() { # NS VETH ADDR
 		ip netns exec "$1" ip addr add "$3/24" dev eth0 &&
 		ip netns exec "$1" ip link set eth0 up &&
 		ip netns exec "$1" ip link set lo up
-}
-link_up() { # NS ADDR: a connection from NS to ADDR is refused (the link works)
-	[[ $(ip netns exec "$1" bash -c "exec 3<>/dev/tcp/$2/1" 2>&1) == *refused* ]]
 }
 net_setup() {
 	local n

@@ -53,16 +53,8 @@ STACK_DIR=$(cd "$1" && pwd) || exit 2
 . "$STACK_DIR/stack.env"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 STACK=$ROOT/scripts/stack.sh
-T0=$EPOCHREALTIME
-
-FAILED=0 CHECKS=0
-ok() { CHECKS=$((CHECKS + 1)); printf 'ok   %2d - %s\n' "$CHECKS" "$*"; }
-fail() { CHECKS=$((CHECKS + 1)) FAILED=$((FAILED + 1)); printf 'FAIL %2d - %s\n' "$CHECKS" "$*"; }
-# check CONDITION-STATUS TEXT: 0 is ok
-check() { if [[ $1 == 0 ]]; then ok "$2"; else fail "$2"; fi; }
-note() { printf '# %s\n' "$*"; }
-abort() { echo "FAIL - setup: $*"; exit 1; }
-elapsed() { awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+# shellcheck source=tests/scale/lib.sh
+. "$ROOT/tests/scale/lib.sh"
 
 for tool in curl jq nginx pgbouncer redis-server ss "$PGBIN/pg_basebackup"; do
 	command -v "$tool" >/dev/null || abort "$tool not found (scripts/install-deps.sh)"
@@ -82,7 +74,6 @@ own() { [[ $(id -u) -eq 0 ]] && chown "$@"; true; }
 # ------------------------------------------------------------------ cleanup
 
 NETNS=() VETHS=() PIDS=() HOSTS=() REPLICA="" loaders=()
-pidfile() { [[ -s $1 ]] && cat "$1"; }
 cleanup() {
 	local ns pid h
 	trap '' INT TERM # a stop signal during the cleanup must not cut it short
@@ -110,47 +101,12 @@ trap 'exit 1' INT TERM
 
 # ------------------------------------------------------------------ helpers
 
-# As scripts/stack.sh: a port below the ephemeral range that nobody uses.
-# Each is taken by its server right after it is picked.
-free_port() {
-	local p lo
-	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-	for _ in $(seq 1 200); do
-		p=$((10000 + RANDOM % (lo - 10000)))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
-			[[ -z $(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null) ]]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	echo 0
-}
-
-# poll TENTHS CMD...: until CMD succeeds, up to TENTHS tenths of a second
-poll() {
-	local n=$1; shift
-	for _ in $(seq 1 "$n"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# req METHOD URL [BODY [HEADER...]]: ST status, UP the balancer's upstream
-# (X-Upstream, as host names), body in $T/resp, headers in $T/hdr
+# req METHOD URL [BODY [HEADER...]]: as lib.sh's http_req, and UP the
+# balancer's upstream (X-Upstream, as host names)
 req() {
-	local method=$1 url=$2 body=${3:-} h
-	shift $(($# < 3 ? $# : 3))
-	local args=(-s -m 15 -o "$T/resp" -D "$T/hdr" -w '%{http_code}' -X "$method")
-	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-	for h in "$@"; do args+=(-H "$h"); done
-	ST=$(curl "${args[@]}" "$url" 2>/dev/null) || true
+	http_req "$@"
 	UP=$(host_of "$(header x-upstream)")
 }
-header() { # NAME: a header of the last response
-	awk -v n="$1" 'index(tolower($0), n ":") == 1 { sub(/^[^:]*: */, ""); sub(/\r$/, ""); print; exit }' "$T/hdr"
-}
-field() { jq -r "$1 // empty" "$T/resp" 2>/dev/null; }
 # upstream address list ("a:p, b:p") to host names ("A,B")
 host_of() {
 	local s=${1// /} out="" a
@@ -161,9 +117,6 @@ host_of() {
 	done
 	echo "${out%,}"
 }
-token() { "$ROOT/build/pc-token" "$SUPABASE_JWT_SECRET" "$1" 600; }
-uuid() { cat /proc/sys/kernel/random/uuid; }
-primary_sql() { "$STACK" psql "$STACK_DIR" -At -c "$1" 2>&1; }
 replica_sql() {
 	as_user postgres "$PGBIN/psql" -h "$T/replica-sock" -p "$REPLICA_PORT" -U postgres \
 		-d pixelcraft -X -At -c "$1" 2>&1
@@ -186,9 +139,6 @@ netns_host() { # NS VETH ROOT_ADDR NS_ADDR
 		ip netns exec "$1" ip addr add "$4/30" dev "${2}p" &&
 		ip netns exec "$1" ip link set "${2}p" up &&
 		ip netns exec "$1" ip link set lo up
-}
-link_up() { # NS ADDR: a connection from NS to ADDR is refused (the link works)
-	[[ $(ip netns exec "$1" bash -c "exec 3<>/dev/tcp/$2/1" 2>&1) == *refused* ]]
 }
 netns_setup() {
 	local n

@@ -1,0 +1,70 @@
+# lib.sh: what the scripts of tests/scale/ share, sourced after they set
+# ROOT, STACK (scripts/stack.sh), STACK_DIR and the stack's environment, and
+# before they make their directory T:
+#   the check lines ("ok   N - ...", "FAIL N - ...", counted in CHECKS and
+#   FAILED), notes, a setup failure, elapsed times; free ports, polling; one
+#   HTTP request at a time with its status, headers and body; tokens, UUIDs
+#   and SQL on the stack's Postgres; a namespace's link check.
+# shellcheck shell=bash
+
+T0=$EPOCHREALTIME
+FAILED=0 CHECKS=0
+ok() { CHECKS=$((CHECKS + 1)); printf 'ok   %2d - %s\n' "$CHECKS" "$*"; }
+fail() { CHECKS=$((CHECKS + 1)) FAILED=$((FAILED + 1)); printf 'FAIL %2d - %s\n' "$CHECKS" "$*"; }
+# check CONDITION-STATUS TEXT: 0 is ok
+check() { if [[ $1 == 0 ]]; then ok "$2"; else fail "$2"; fi; }
+note() { printf '# %s\n' "$*"; }
+abort() { echo "FAIL - setup: $*"; exit 1; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; } # FROM TO
+elapsed() { secs "$T0" "$EPOCHREALTIME"; }
+pidfile() { [[ -s $1 ]] && cat "$1"; }
+
+# As scripts/stack.sh: a port below the ephemeral range that nobody uses.
+# Each is taken by its server right after it is picked.
+free_port() {
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+	for _ in $(seq 1 200); do
+		p=$((10000 + RANDOM % (lo - 10000)))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null &&
+			[[ -z $(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null) ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo 0
+}
+
+# poll TENTHS CMD...: until CMD succeeds, up to TENTHS tenths of a second
+poll() {
+	local n=$1; shift
+	for _ in $(seq 1 "$n"); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# http_req METHOD URL [BODY [HEADER...]]: ST status, body in $T/resp,
+# headers in $T/hdr (a script's req() adds what it needs)
+http_req() {
+	local method=$1 url=$2 body=${3:-} h
+	shift $(($# < 3 ? $# : 3))
+	local args=(-s -m 15 -o "$T/resp" -D "$T/hdr" -w '%{http_code}' -X "$method")
+	[[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	for h in "$@"; do args+=(-H "$h"); done
+	: >"$T/hdr"
+	ST=$(curl "${args[@]}" "$url" 2>/dev/null) || true
+}
+header() { # NAME: a header of the last response
+	awk -v n="$1" 'index(tolower($0), n ":") == 1 { sub(/^[^:]*: */, ""); sub(/\r$/, ""); print; exit }' "$T/hdr"
+}
+field() { jq -r "$1 // empty" "$T/resp" 2>/dev/null; }
+
+token() { "$ROOT/build/pc-token" "$SUPABASE_JWT_SECRET" "$1" 600; }
+uuid() { cat /proc/sys/kernel/random/uuid; }
+primary_sql() { "$STACK" psql "$STACK_DIR" -At -c "$1" 2>&1; }
+
+link_up() { # NS ADDR: a connection from NS to ADDR is refused (the link works)
+	[[ $(ip netns exec "$1" bash -c "exec 3<>/dev/tcp/$2/1" 2>&1) == *refused* ]]
+}
