@@ -4,7 +4,8 @@
 #   the check lines ("ok   N - ...", "FAIL N - ...", counted in CHECKS and
 #   FAILED), notes, a setup failure, elapsed times; free ports, polling; one
 #   HTTP request at a time with its status, headers and body; tokens, UUIDs
-#   and SQL on the stack's Postgres; a namespace's link check.
+#   and SQL on the stack's Postgres; a namespace's link check; the temporary
+#   directory and the teardown of what a script started.
 # shellcheck shell=bash
 
 T0=$EPOCHREALTIME
@@ -18,6 +19,55 @@ abort() { echo "FAIL - setup: $*"; exit 1; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; } # FROM TO
 elapsed() { secs "$T0" "$EPOCHREALTIME"; }
 pidfile() { [[ -s $1 ]] && cat "$1"; }
+
+# What a script starts, for its cleanup: network namespaces, links in the root
+# namespace, processes, application hosts (stack directories), client loops.
+NETNS=() LINKS=() PIDS=() HOSTS=() loaders=()
+
+# make_tmp NAME: T, the script's directory (log/, run/), and RUN, a name
+# derived from it for things that must not clash with another run
+make_tmp() {
+	T=$(mktemp -d "/tmp/pixelcraft-$1.XXXXXX")
+	chmod 755 "$T"
+	mkdir -p "$T/log" "$T/run"
+	RUN=$(basename "$T" | tr -cd 'A-Za-z0-9')
+}
+
+# cleanup_start: the first steps of a script's cleanup: no signal may cut it
+# short, the client loops stop ($T/stop and their pids)
+cleanup_start() {
+	local pid
+	trap '' INT TERM
+	touch "$T/stop"
+	for pid in "${loaders[@]}"; do kill "$pid" 2>/dev/null; done
+}
+
+# stop_hosts: every application host started (HOSTS)
+stop_hosts() {
+	local h
+	for h in "${HOSTS[@]}"; do STACK_QUIET=1 "$STACK" down "$h" >/dev/null 2>&1; done
+}
+
+# net_down: whatever still runs in our namespaces killed (it is ours), the
+# links and the namespaces removed
+net_down() {
+	local pid h ns
+	for ns in "${NETNS[@]}"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+	done
+	for h in "${LINKS[@]}"; do ip link del "$h" 2>/dev/null; done
+	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	NETNS=() LINKS=()
+}
+
+# teardown [PID...]: the last steps of a cleanup: PIDS and the PIDs given
+# killed, net_down, T removed (KEEP_TMP=1 keeps it)
+teardown() {
+	local pid
+	for pid in "${PIDS[@]}" "$@"; do kill -9 "$pid" 2>/dev/null; done
+	net_down
+	[[ -n ${KEEP_TMP:-} ]] && echo "# kept $T" || rm -rf "$T"
+}
 
 # As scripts/stack.sh: a port below the ephemeral range that nobody uses.
 # Each is taken by its server right after it is picked.
@@ -46,7 +96,7 @@ poll() {
 }
 
 # http_req METHOD URL [BODY [HEADER...]]: ST status, body in $T/resp,
-# headers in $T/hdr (a script's req() adds what it needs)
+# headers in $T/hdr; req is the same unless a script adds to it
 http_req() {
 	local method=$1 url=$2 body=${3:-} h
 	shift $(($# < 3 ? $# : 3))
@@ -60,6 +110,7 @@ header() { # NAME: a header of the last response
 	awk -v n="$1" 'index(tolower($0), n ":") == 1 { sub(/^[^:]*: */, ""); sub(/\r$/, ""); print; exit }' "$T/hdr"
 }
 field() { jq -r "$1 // empty" "$T/resp" 2>/dev/null; }
+req() { http_req "$@"; }
 
 token() { "$ROOT/build/pc-token" "$SUPABASE_JWT_SECRET" "$1" 600; }
 uuid() { cat /proc/sys/kernel/random/uuid; }

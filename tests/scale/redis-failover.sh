@@ -59,39 +59,20 @@ for tool in curl jq ip redis-server redis-cli arping ss runuser openssl; do
 done
 [[ -x $VIP_SCRIPT ]] || abort "$VIP_SCRIPT is not executable"
 
-T=$(mktemp -d /tmp/pixelcraft-failover.XXXXXX)
-chmod 755 "$T"
-mkdir -p "$T/log" "$T/run"
-RUN=$(basename "$T" | tr -cd 'A-Za-z0-9')
+make_tmp failover
 
 # ------------------------------------------------------------------ cleanup
 
-NETNS=() LINKS=() PIDS=() HOSTS=() loaders=()
 cleanup() {
-	local ns pid h
-	trap '' INT TERM # a stop signal during the cleanup must not cut it short
-	touch "$T/stop"
-	for pid in "${loaders[@]}"; do kill "$pid" 2>/dev/null; done
-	for h in "${HOSTS[@]}"; do
-		STACK_QUIET=1 "$STACK" down "$h" >/dev/null 2>&1
-	done
-	for pid in "${PIDS[@]}" $(pidfile "$T/run/sentinel-root.pid"); do
-		kill -9 "$pid" 2>/dev/null
-	done
-	for ns in "${NETNS[@]}"; do
-		# whatever still runs in our namespaces is ours
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-	done
-	for h in "${LINKS[@]}"; do ip link del "$h" 2>/dev/null; done
-	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	[[ -n ${KEEP_TMP:-} ]] && echo "# kept $T" || rm -rf "$T"
+	cleanup_start
+	stop_hosts
+	teardown $(pidfile "$T/run/sentinel-root.pid")
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 # ------------------------------------------------------------------ helpers
 
-req() { http_req "$@"; } # lib.sh
 quota() { [[ $(header ratelimit-policy) =~ \;q=([0-9]+) ]] && echo "${BASH_REMATCH[1]}"; }
 # rcli NS ARGS...: redis-cli to the Redis of a namespace
 rcli() { local ns=$1; shift; REDISCLI_AUTH=$REDIS_PW ip netns exec "$ns" redis-cli -h 127.0.0.1 -p 6379 "$@" 2>/dev/null; }

@@ -60,10 +60,7 @@ for tool in curl jq nginx pgbouncer redis-server ss "$PGBIN/pg_basebackup"; do
 	command -v "$tool" >/dev/null || abort "$tool not found (scripts/install-deps.sh)"
 done
 
-T=$(mktemp -d /tmp/pixelcraft-scale.XXXXXX)
-chmod 755 "$T"
-mkdir -p "$T/log" "$T/run"
-RUN=$(basename "$T" | tr -cd 'A-Za-z0-9')
+make_tmp scale
 
 as_user() { # USER CMD...: servers refuse to run as root
 	local user=$1; shift
@@ -73,28 +70,14 @@ own() { [[ $(id -u) -eq 0 ]] && chown "$@"; true; }
 
 # ------------------------------------------------------------------ cleanup
 
-NETNS=() VETHS=() PIDS=() HOSTS=() REPLICA="" loaders=()
+REPLICA=""
 cleanup() {
-	local ns pid h
-	trap '' INT TERM # a stop signal during the cleanup must not cut it short
-	touch "$T/stop"
-	for pid in "${loaders[@]}"; do kill "$pid" 2>/dev/null; done
+	cleanup_start
 	pid=$(pidfile "$T/lb/nginx.pid") && kill "$pid" 2>/dev/null
-	for h in "${HOSTS[@]}"; do
-		STACK_QUIET=1 "$STACK" down "$h" >/dev/null 2>&1
-	done
-	for pid in "${PIDS[@]}" $(pidfile "$T/redis/redis.pid") $(pidfile "$T/pgbouncer/pgbouncer.pid"); do
-		kill -9 "$pid" 2>/dev/null
-	done
+	stop_hosts
 	[[ -n $REPLICA && -f $REPLICA/postmaster.pid ]] &&
 		as_user postgres "$PGBIN/pg_ctl" -D "$REPLICA" -m immediate -w -t 20 stop >/dev/null 2>&1
-	for ns in "${NETNS[@]}"; do
-		# whatever still runs in our namespaces is ours
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-	done
-	for h in "${VETHS[@]}"; do ip link del "$h" 2>/dev/null; done
-	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	[[ -n ${KEEP_TMP:-} ]] && echo "# kept $T" || rm -rf "$T"
+	teardown $(pidfile "$T/redis/redis.pid") $(pidfile "$T/pgbouncer/pgbouncer.pid")
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -133,7 +116,7 @@ count_posts() { awk '/"POST \/api\/chat\/message/ { n++ } END { print n + 0 }' "
 # N is picked so that neither the names nor the subnet are in use.
 netns_host() { # NS VETH ROOT_ADDR NS_ADDR
 	ip link add "$2" type veth peer name "${2}p" || return 1
-	VETHS+=("$2")
+	LINKS+=("$2")
 	ip link set "${2}p" netns "$1" &&
 		ip addr add "$3/30" dev "$2" && ip link set "$2" up &&
 		ip netns exec "$1" ip addr add "$4/30" dev "${2}p" &&
@@ -175,9 +158,7 @@ if netns_setup; then
 		"veth pairs to the root namespace ($A_GW, $B_GW), where the balancer, PgBouncer," \
 		"Redis and the replica listen"
 else
-	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	for h in "${VETHS[@]}"; do ip link del "$h" 2>/dev/null; done
-	NETNS=() VETHS=()
+	net_down
 	MODE=loopback
 	NS_A="" NS_B=""
 	A_ADDR=127.0.0.2 B_ADDR=127.0.0.3 A_GW=127.0.0.1 B_GW=127.0.0.1 NET=127.0.0.1/32
@@ -473,23 +454,23 @@ sse_sub adminB-sse "$HOST_B/api/ws/analytics?token=$atok"
 subs_ready() { for n in userA-ws userA-sse userB-sse adminA-ws adminB-sse; do sub_ready "$n" || return 1; done; }
 poll 50 subs_ready || abort "live subscribers not connected: $(for n in userA-ws userA-sse userB-sse adminA-ws adminB-sse; do printf '%s: %s; ' "$n" "$(head -n 1 "$T/live-$n.raw" | tr -d '\r')"; done)"
 
-# a new conversation on host B: the user's notification and the admins' events
-t_l=$EPOCHREALTIME
-req POST "$HOST_B/api/chat/message" '{"message":"live, on host B"}' "Authorization: Bearer $tok"
-st_b=$ST conv_b=$(field .conversation_id)
-within 5 all_got notification_created "${conv_b:-none}" 1 userA-ws userA-sse userB-sse && ok_b=0 || ok_b=1
-ms_b=$(ms_since "$t_l")
-check $((ok_b || st_b != 200)) \
-	"live updates from host B to host A: a conversation started on host B ($st_b); its notification_created reached the user's WebSocket ($(got userA-ws notification_created "$conv_b")) and EventSource ($(got userA-sse notification_created "$conv_b")) on host A and EventSource on host B, the same host ($(got userB-sse notification_created "$conv_b")), ${ms_b} ms after the request (limit 5 s)"
-
-# and one on host A
-t_l=$EPOCHREALTIME
-req POST "$HOST_A/api/chat/message" '{"message":"live, on host A"}' "Authorization: Bearer $tok"
-st_a=$ST conv_a=$(field .conversation_id)
-within 5 all_got notification_created "${conv_a:-none}" 1 userA-ws userA-sse userB-sse && ok_a=0 || ok_a=1
-ms_a=$(ms_since "$t_l")
-check $((ok_a || st_a != 200)) \
-	"live updates from host A to host B: a conversation started on host A ($st_a); its notification_created reached the user's EventSource on host B ($(got userB-sse notification_created "$conv_a")) and WebSocket ($(got userA-ws notification_created "$conv_a")) and EventSource ($(got userA-sse notification_created "$conv_a")) on host A, the same host, ${ms_a} ms after the request (limit 5 s)"
+# live_from X: a user's new conversation on host X (A or B) notifies the user's
+# subscribers on both hosts; sets CONV_X (its id)
+live_from() {
+	local x=$1 base t0 conv ok=1
+	[[ $x == A ]] && base=$HOST_A || base=$HOST_B
+	t0=$EPOCHREALTIME
+	req POST "$base/api/chat/message" "{\"message\":\"live, on host $x\"}" "Authorization: Bearer $tok"
+	conv=$(field .conversation_id)
+	printf -v "CONV_$x" '%s' "$conv"
+	within 5 all_got notification_created "${conv:-none}" 1 userA-ws userA-sse userB-sse && ok=0
+	check $((ok || ST != 200)) \
+		"live updates from host $x: a conversation started on host $x ($ST); its notification_created reached the user's WebSocket ($(got userA-ws notification_created "$conv")) and EventSource ($(got userA-sse notification_created "$conv")) on host A and EventSource ($(got userB-sse notification_created "$conv")) on host B, $(ms_since "$t0") ms after the request (limit 5 s)"
+}
+# one on host B (to subscribers on A), one on host A (to subscribers on B)
+live_from B
+live_from A
+conv_b=$CONV_B conv_a=$CONV_A
 
 # the admins' analytics stream: both conversations, whichever host served them
 admin_all() {
