@@ -24,7 +24,8 @@ int envfile_parse(const char *text, int (*set)(const char *key, const char *valu
 /*
  * Reads the file at path and exports every variable that is not already set
  * in the process environment (the environment wins, so a test or an operator
- * can override one value). Returns 0, or -1 with a message in err.
+ * can override one value). A key assigned twice in the file takes the later
+ * value, as under systemd. Returns 0, or -1 with a message in err.
  */
 int envfile_load(const char *path, char *err, size_t errlen);
 

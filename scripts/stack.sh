@@ -440,7 +440,8 @@ write_env() {
 		MODELS_FILE=${MODELS_FILE:-$ROOT/ops/models.json}
 		SYSTEM_PROMPT_FILE=$ROOT/ops/system-prompt.txt
 	EOF
-	# EXTRA_ENV: space-separated NAME=value pairs, one line each
+	# EXTRA_ENV: space-separated NAME=value pairs, one line each (appended: a
+	# name set above takes this later value, as under systemd)
 	for kv in ${EXTRA_ENV:-}; do echo "$kv"; done >>"$DIR/pixelcraft.env"
 	umask 022
 	[[ $(id -u) -eq 0 ]] && chgrp pixelcraft "$DIR/pixelcraft.env"

@@ -154,10 +154,38 @@ out:
 	return rc;
 }
 
+/* The keys envfile_load has set so far (a file has a few dozen). */
+struct envfile_own {
+	char **keys;
+	size_t n, cap;
+};
+
+/*
+ * Exports one assignment: a key from the process environment is left alone;
+ * a key the file already set is overwritten (the last assignment wins, as
+ * under systemd).
+ */
 static int envfile_setenv(const char *key, const char *value, void *arg)
 {
-	(void)arg;
-	return setenv(key, value, 0);
+	struct envfile_own *own = arg;
+
+	for (size_t i = 0; i < own->n; i++)
+		if (strcmp(own->keys[i], key) == 0)
+			return setenv(key, value, 1);
+	if (getenv(key) != NULL)
+		return 0;
+	if (own->n == own->cap) {
+		size_t cap = own->cap ? own->cap * 2 : 32;
+		char **keys = realloc(own->keys, cap * sizeof(*keys));
+		if (keys == NULL)
+			return -1;
+		own->keys = keys;
+		own->cap = cap;
+	}
+	if ((own->keys[own->n] = strdup(key)) == NULL)
+		return -1;
+	own->n++;
+	return setenv(key, value, 1);
 }
 
 int envfile_load(const char *path, char *err, size_t errlen)
@@ -165,6 +193,7 @@ int envfile_load(const char *path, char *err, size_t errlen)
 	FILE *f = NULL;
 	char *text = NULL;
 	size_t len = 0;
+	struct envfile_own own = {0};
 	int rc = -1;
 
 	f = fopen(path, "re");
@@ -184,12 +213,15 @@ int envfile_load(const char *path, char *err, size_t errlen)
 	}
 	text[len] = '\0';
 	char inner[200];
-	if (envfile_parse(text, envfile_setenv, NULL, inner, sizeof(inner)) < 0) {
+	if (envfile_parse(text, envfile_setenv, &own, inner, sizeof(inner)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, inner);
 		goto out;
 	}
 	rc = 0;
 out:
+	for (size_t i = 0; i < own.n; i++)
+		free(own.keys[i]);
+	free(own.keys);
 	free(text);
 	if (f != NULL)
 		fclose(f);

@@ -64,14 +64,16 @@ Test(envfile, errors_name_the_line)
 	cr_assert_eq(envfile_parse("1BAD=x\n", collect, &s, err, sizeof(err)), -1);
 }
 
-Test(envfile, load_does_not_override_the_environment)
+Test(envfile, load_keeps_the_environment_and_takes_the_last_assignment)
 {
 	char path[] = "/tmp/envfile-test-XXXXXX";
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
 	char err[128];
 
-	fputs("PC_TEST_A=from-file\nPC_TEST_B=from-file#1\n", f);
+	/* a key assigned twice takes the later value, as under systemd (the
+	 * units read this file with EnvironmentFile=) */
+	fputs("PC_TEST_A=from-file\nPC_TEST_B=first\nPC_TEST_B=from-file#1\nPC_TEST_A=again\n", f);
 	fclose(f);
 	setenv("PC_TEST_A", "from-env", 1);
 	unsetenv("PC_TEST_B");
