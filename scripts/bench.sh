@@ -8,7 +8,9 @@
 #       count and environment): the ceiling of this architecture
 #   then our routes, each with its ratio to H.
 # Every response is counted per status (scripts/bench/load-done.lua), so a
-# figure built on errors shows up. Worker RSS is printed at the end.
+# figure built on errors shows up. Then the CPU time per request of each row
+# by process (PostgreSQL, workers, nginx, Redis, stub LLM; from /proc), and
+# worker RSS.
 #
 #   scripts/bench.sh                 all rows
 #   ROWS="live health" scripts/bench.sh     a subset (S and H always run)
@@ -53,17 +55,46 @@ for r in "${ALL_ROWS[@]}"; do
 	if [[ -z ${ROWS:-} || $want == *" $name "* ]]; then selected+=("$r"); fi
 done
 
-run_wrk() { # url lua [VAR=value] -> prints "rps p50 p99 max non2xx statuses"
+# CPU time (clock ticks, from /proc) of the stack's processes by component:
+# "postgres workers nginx redis stub". Workers are every pool's (ours and the
+# baselines'); each component is its root process and that root's children.
+CPU_PARTS="postgres workers nginx redis stub"
+stack_cpu() {
+	local tree part roots
+	tree=$(ps -e -o pid=,ppid=)
+	for part in $CPU_PARTS; do
+		case $part in
+		postgres) roots=$(head -n 1 "$DIR/pg/postmaster.pid") ;;
+		workers) roots=$(cat "$DIR"/run/*-pool.pid) ;;
+		nginx) roots=$(cat "$DIR/run/nginx.pid") ;;
+		redis) roots=$(cat "$DIR/redis/redis.pid") ;;
+		stub) roots=$(cat "$DIR/run/stub.pid") ;;
+		esac
+		awk -v r=" $(echo $roots) " 'index(r, " " $1 " ") || index(r, " " $2 " ") {print $1}' <<<"$tree" |
+			while read -r pid; do cat "/proc/$pid/stat" 2>/dev/null; done |
+			awk '{sub(/.*\) /, ""); t += $12 + $13} END {printf "%d ", t}'
+	done
+}
+
+# url lua [VAR=value] -> "rps p50 p99 max non2xx", CPU ms per request of each
+# of CPU_PARTS, then the count per status
+run_wrk() {
 	local url=$1 lua=$2 envs=${3:-} script=$DIR/wrk-$RANDOM.lua out=$DIR/wrk-$RANDOM.txt
+	local cpu0 cpu1 rps p50 p99 max n st bad
 	{ [[ -n $lua ]] && cat "$lua"; cat scripts/bench/load-done.lua; } >"$script"
 	: >"$out"
+	cpu0=$(stack_cpu)
 	env SLICE_OUT="$out" $envs wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$script" "$url" \
 		>/dev/null 2>&1 || true
-	local rps p50 p99 max st bad
-	read -r rps p50 p99 max < <(awk '/^slice/ {printf "%.2f %d %d %d\n", $3 / ($2 / 1e6), $8, $9, $10}' "$out")
+	cpu1=$(stack_cpu)
+	read -r rps p50 p99 max n < <(awk '/^slice/ {printf "%.2f %d %d %d %d\n", $3 / ($2 / 1e6), $8, $9, $10, $3}' "$out")
 	st=$(awk '/^status/ {printf "%s:%s ", $2, $3}' "$out")
 	bad=$(awk '/^status/ && ($2 < 200 || $2 >= 300) {n += $3} END {print n + 0}' "$out")
-	echo "${rps:-0} ${p50:-0} ${p99:-0} ${max:-0} $bad ${st:-none}"
+	echo "${rps:-0} ${p50:-0} ${p99:-0} ${max:-0} $bad" \
+		"$(awk -v a="$cpu0" -v b="$cpu1" -v n="${n:-0}" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+			k = split(a, x); split(b, y)
+			for (i = 1; i <= k; i++) printf "%.3f ", (n > 0 ? (y[i] - x[i]) * 1000 / hz / n : 0)
+		}')${st:-none}"
 }
 
 # HOLD_LIVE=N in a row: N subscribers (and 1% admins) stay connected through
@@ -117,6 +148,18 @@ for r in "${selected[@]}"; do
 		"$(bc -l <<<"$(col "$name" 2) / 1000")" "$(bc -l <<<"$(col "$name" 3) / 1000")" \
 		"$(bc -l <<<"$(col "$name" 4) / 1000")" "$(col "$name" 5)" \
 		"$(bc -l <<<"$rps / $H_RPS")"
+done
+# Where each row's CPU went: the stack's processes only (wrk and anything
+# else on the machine are not counted), in ms per request.
+printf '\nCPU per request (ms), by process, medians of the rounds:\n\n'
+printf '| Row | PostgreSQL | workers | nginx | Redis | stub LLM | all |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|\n'
+for r in "${selected[@]}"; do
+	name=${r%%|*}
+	cpu=()
+	for i in 6 7 8 9 10; do cpu+=("$(col "$name" $i)"); done
+	printf '| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n' "$name" "${cpu[@]}" \
+		"$(bc -l <<<"${cpu[0]} + ${cpu[1]} + ${cpu[2]} + ${cpu[3]} + ${cpu[4]}")"
 done
 # Memory: RSS counts every shared-library page a worker has touched (the same
 # pages for all workers); PSS divides shared pages among the processes
