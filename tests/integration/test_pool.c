@@ -14,11 +14,12 @@
 
 #include "harness.h"
 
-static int workers(pid_t *out, int max)
+/* The live workers of one pool ("api" or "chat"). */
+static int pool_workers(const char *pool, pid_t *out, int max)
 {
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh pool-pids %s api",
-		 need_env("PROJECT_ROOT"), need_env("STACK_DIR"));
+	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh pool-pids %s %s",
+		 need_env("PROJECT_ROOT"), need_env("STACK_DIR"), pool);
 	char *s = run_capture(cmd, NULL);
 	int n = 0;
 	for (char *p = strtok(s, "\n"); p && n < max; p = strtok(NULL, "\n"))
@@ -45,7 +46,7 @@ Test(pool, socket_is_only_for_the_web_server_group)
 Test(pool, killed_worker_is_replaced_under_load, .timeout = 60)
 {
 	pid_t before[256], after[256];
-	int n = workers(before, 256);
+	int n = pool_workers("api", before, 256);
 	int expected = atoi(need_env("WORKERS"));
 	cr_assert_eq(n, expected, "pool has %d workers, expected %d", n, expected);
 
@@ -75,7 +76,7 @@ Test(pool, killed_worker_is_replaced_under_load, .timeout = 60)
 	/* back to N workers (the dead one replaced by a new pid) */
 	double back = -1;
 	while (now_ms() - t0 < 5000) {
-		int m = workers(after, 256);
+		int m = pool_workers("api", after, 256);
 		bool replaced = m == expected;
 		for (int i = 0; i < m; i++)
 			if (after[i] == before[0])
@@ -117,6 +118,30 @@ static void signal_backends(const char *sig)
 	free(run_capture(cmd, NULL));
 }
 
+/* SIGTERM to a pool's supervisor (multiwatch passes it on to the workers). */
+static void stop_pool(const char *pool)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "cat %s/run/%s-pool.pid", need_env("STACK_DIR"), pool);
+	char *pid = run_capture(cmd, NULL);
+	cr_assert_eq(kill(atoi(pid), SIGTERM), 0);
+	free(pid);
+}
+
+/* Whether every one of pids has exited within 5 s of t0. */
+static bool all_gone(const pid_t *pids, int n, double t0)
+{
+	bool gone = false;
+	while (!gone && now_ms() - t0 < 5000) {
+		gone = true;
+		for (int i = 0; i < n; i++)
+			if (kill(pids[i], 0) == 0)
+				gone = false;
+		usleep(20000);
+	}
+	return gone;
+}
+
 static void restart_pool(void)
 {
 	signal_backends("CONT");
@@ -128,7 +153,7 @@ Test(pool, stop_signal_drains_requests_in_flight, .timeout = 60, .fini = restart
 {
 	pid_t before[256], kids[4];
 	int fds[4][2];
-	int n = workers(before, 256);
+	int n = pool_workers("api", before, 256);
 	cr_assert_gt(n, 0);
 
 	/* Postgres backends frozen: readiness checks wait in the workers */
@@ -145,12 +170,8 @@ Test(pool, stop_signal_drains_requests_in_flight, .timeout = 60, .fini = restart
 		close(fds[i][1]);
 	}
 	usleep(300000);
-	char path[512];
-	snprintf(path, sizeof(path), "%s/run/api-pool.pid", need_env("STACK_DIR"));
-	char *pid = run_capture(strcat(strcpy(calloc(1, 600), "cat "), path), NULL);
 	double t0 = now_ms();
-	cr_assert_eq(kill(atoi(pid), SIGTERM), 0);
-	free(pid);
+	stop_pool("api");
 	usleep(300000);
 	signal_backends("CONT");
 	for (int i = 0; i < 4; i++) {
@@ -159,15 +180,32 @@ Test(pool, stop_signal_drains_requests_in_flight, .timeout = 60, .fini = restart
 		waitpid(kids[i], NULL, 0);
 		cr_assert_eq(atol(line), 200, "request in flight got %s", line);
 	}
-	/* all workers gone within 5 s */
-	bool gone = false;
-	while (!gone && now_ms() - t0 < 5000) {
-		gone = true;
-		for (int i = 0; i < n; i++)
-			if (kill(before[i], 0) == 0)
-				gone = false;
-		usleep(20000);
-	}
+	cr_assert(all_gone(before, n, t0), "workers still running 5 s after SIGTERM");
 	cr_log_info("pool stopped %.0f ms after SIGTERM", now_ms() - t0);
-	cr_assert(gone, "workers still running 5 s after SIGTERM");
+}
+
+/*
+ * A chat worker keeps its model calls' model_metrics rows for up to a second
+ * and writes them in one statement; a worker told to stop writes what it
+ * holds before it exits.
+ */
+Test(pool, stopping_chat_workers_write_their_pending_rows, .timeout = 60, .fini = restart_pool)
+{
+	pid_t before[256];
+	int n = pool_workers("chat", before, 256);
+	cr_assert_gt(n, 0);
+	char *since = sql("SELECT clock_timestamp()");
+	char *t = user_token(NULL, NULL, 600);
+	struct http *r = chat_post(t, NULL, "{\"message\":\"written at exit\"}");
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_free(r);
+	free(t);
+	/* at once: the batch's second has not passed */
+	double t0 = now_ms();
+	stop_pool("chat");
+	cr_assert(all_gone(before, n, t0), "chat workers still running 5 s after SIGTERM");
+	char *rows = sql("SELECT count(*) FROM model_metrics WHERE created_at >= '%s'", since);
+	cr_assert_eq(atoi(rows), 1, "model_metrics rows of the call: %s", rows);
+	free(rows);
+	free(since);
 }
