@@ -1,6 +1,7 @@
 /*
  * Integration: the supervised worker pool (spawn-fcgi + multiwatch): socket
- * permissions, replacement of a killed worker under load.
+ * permissions, replacement of a killed worker under load, stopping (requests
+ * in flight answered, a chat worker's pending rows written).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
