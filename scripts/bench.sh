@@ -63,12 +63,13 @@ stack_cpu() {
 	local tree part roots
 	tree=$(ps -e -o pid=,ppid=)
 	for part in $CPU_PARTS; do
+		# a missing pid file counts as no process
 		case $part in
-		postgres) roots=$(head -n 1 "$DIR/pg/postmaster.pid") ;;
-		workers) roots=$(cat "$DIR"/run/*-pool.pid) ;;
-		nginx) roots=$(cat "$DIR/run/nginx.pid") ;;
-		redis) roots=$(cat "$DIR/redis/redis.pid") ;;
-		stub) roots=$(cat "$DIR/run/stub.pid") ;;
+		postgres) roots=$(head -n 1 "$DIR/pg/postmaster.pid" 2>/dev/null || true) ;;
+		workers) roots=$(cat "$DIR"/run/*-pool.pid 2>/dev/null || true) ;;
+		nginx) roots=$(cat "$DIR/run/nginx.pid" 2>/dev/null || true) ;;
+		redis) roots=$(cat "$DIR/redis/redis.pid" 2>/dev/null || true) ;;
+		stub) roots=$(cat "$DIR/run/stub.pid" 2>/dev/null || true) ;;
 		esac
 		awk -v r=" $(echo $roots) " 'index(r, " " $1 " ") || index(r, " " $2 " ") {print $1}' <<<"$tree" |
 			while read -r pid; do cat "/proc/$pid/stat" 2>/dev/null; done |
