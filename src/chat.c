@@ -161,10 +161,10 @@ void chat_flush_records(struct app *app, bool force)
 		   clock_mono_ms() - chat_rows_since >= CHAT_ROWS_WAIT_MS;
 	if (n == 0 || !due)
 		return;
-	if (db_chat_log(app->db, NULL, NULL, 0, NULL, "chat",
-			json_object_to_json_string_ext(chat_rows, JSON_C_TO_STRING_PLAIN)) == 0 ||
-	    n >= CHAT_ROWS_MAX) {
-		if (n >= CHAT_ROWS_MAX)
+	int rc = db_chat_log(app->db, NULL, NULL, 0, NULL, "chat",
+			     json_object_to_json_string_ext(chat_rows, JSON_C_TO_STRING_PLAIN));
+	if (rc == 0 || n >= CHAT_ROWS_MAX) {
+		if (rc != 0)
 			log_msg(LOG_ERROR, "model_metrics_dropped",
 				"%zu model_metrics rows not written: %s", n, db_last_error(app->db));
 		json_object_put(chat_rows);
