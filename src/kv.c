@@ -44,6 +44,22 @@ static void kv_drop(struct kv *kv, const char *why)
 	log_msg(LOG_WARN, "redis_disconnected", "%s", why);
 }
 
+/* What a connection to a replica is told (on connect and in the health check). */
+#define KV_REPLICA "the server is a replica (ROLE), not the primary"
+
+/*
+ * A command failed on the connection: why becomes the error, the connection
+ * is dropped, and the next attempt waits for the backoff (a timeout counts
+ * too: a frozen Redis must not cost every request a full deadline).
+ */
+static void kv_fail(struct kv *kv, const char *why)
+{
+	if (why != kv->err)
+		snprintf(kv->err, sizeof(kv->err), "%s", why);
+	kv_drop(kv, kv->err);
+	backoff_failed(&kv->backoff, clock_mono_ms());
+}
+
 /*
  * Whether r, a ROLE reply, comes from a usable primary: true for "master";
  * false for a replica (writes would fail) and for other errors (e.g.
@@ -71,19 +87,11 @@ static redisReply *kv_cmd(struct kv *kv, int argc, const char **argv, const size
 		return NULL;
 	redisReply *r = redisCommandArgv(kv->c, argc, argv, lens);
 	if (r == NULL) {
-		snprintf(kv->err, sizeof(kv->err), "%s",
-			 kv->c->errstr[0] ? kv->c->errstr : "no reply");
-		kv_drop(kv, kv->err);
-		/* a timeout counts as a failed attempt: a frozen Redis must not
-		 * cost every request a full deadline */
-		backoff_failed(&kv->backoff, clock_mono_ms());
+		kv_fail(kv, kv->c->errstr[0] ? kv->c->errstr : "no reply");
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR && r->str != NULL && strncmp(r->str, "READONLY", 8) == 0) {
-		/* a replica: the primary is elsewhere now */
-		snprintf(kv->err, sizeof(kv->err), "%s", r->str);
-		kv_drop(kv, kv->err);
-		backoff_failed(&kv->backoff, clock_mono_ms());
+		kv_fail(kv, r->str); /* a replica: the primary is elsewhere now */
 		return r;
 	}
 	backoff_reset(&kv->backoff);
@@ -140,7 +148,7 @@ static int kv_connect(struct kv *kv)
 	else if (!ok && r->type == REDIS_REPLY_ERROR)
 		snprintf(kv->err, sizeof(kv->err), "ROLE failed: %s", r->str ? r->str : "?");
 	else if (!ok)
-		snprintf(kv->err, sizeof(kv->err), "the server is a replica (ROLE), not the primary");
+		snprintf(kv->err, sizeof(kv->err), KV_REPLICA);
 	freeReplyObject(r);
 	if (!ok)
 		goto fail;
@@ -244,11 +252,8 @@ int kv_ping(struct kv *kv, int64_t *latency_us)
 	if (r == NULL)
 		return -1;
 	bool ok = kv_role_primary(r);
-	if (!ok && !kv_is_error(kv, r)) {
-		snprintf(kv->err, sizeof(kv->err), "the server is a replica (ROLE), not the primary");
-		kv_drop(kv, kv->err);
-		backoff_failed(&kv->backoff, clock_mono_ms());
-	}
+	if (!ok && !kv_is_error(kv, r))
+		kv_fail(kv, KV_REPLICA);
 	freeReplyObject(r);
 	*latency_us = clock_mono_us() - t0;
 	return ok ? 0 : -1;
@@ -369,9 +374,7 @@ int kv_hgetall_ints(struct kv *kv, int n, const char *const *keys, struct json_o
 	return 0;
 broken:
 	json_object_put(arr);
-	snprintf(kv->err, sizeof(kv->err), "%s", kv->c->errstr[0] ? kv->c->errstr : "no reply");
-	kv_drop(kv, kv->err);
-	backoff_failed(&kv->backoff, clock_mono_ms());
+	kv_fail(kv, kv->c->errstr[0] ? kv->c->errstr : "no reply");
 	return -1;
 }
 

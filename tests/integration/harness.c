@@ -469,6 +469,25 @@ struct http *chat_post(const char *token, const char *extra_header, const char *
 	return http_do("POST", "/api/chat/message", body, h);
 }
 
+char *chat_once(const char *message)
+{
+	char *since = sql("SELECT clock_timestamp()");
+	char *t = user_token(NULL, NULL, 600);
+	struct http *r = chat_post(t, NULL, "{\"message\":\"%s\"}", message);
+	cr_assert_eq(r->status, 200, "%s", r->body);
+	http_free(r);
+	free(t);
+	return since;
+}
+
+int model_metrics_since(const char *since)
+{
+	char *n = sql("SELECT count(*) FROM model_metrics WHERE created_at >= '%s'", since);
+	int rows = atoi(n);
+	free(n);
+	return rows;
+}
+
 struct many_slot {
 	CURL *c;
 	int i;

@@ -124,6 +124,14 @@ long stub_requests(const char *tag);
 struct http *chat_post(const char *token, const char *extra_header, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Sends one chat message (plain text, no quotes) as a new user and asserts
+ * its 200; returns the database clock from just before it, for
+ * model_metrics_since (caller frees). */
+char *chat_once(const char *message);
+
+/* Rows of model_metrics created at or after since (a database timestamp). */
+int model_metrics_since(const char *since);
+
 /* Milliseconds on a monotonic clock. */
 double now_ms(void);
 

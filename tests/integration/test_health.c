@@ -202,30 +202,17 @@ Test(health, postgres_outage_and_recovery, .timeout = 90, .fini = restore)
  */
 Test(health, model_metrics_rows_wait_for_postgres, .timeout = 90, .fini = restore)
 {
-	char *since = sql("SELECT clock_timestamp()");
-	char *t = user_token(NULL, NULL, 600);
-	struct http *r = chat_post(t, NULL, "{\"message\":\"kept while Postgres is down\"}");
-	cr_assert_eq(r->status, 200, "%s", r->body);
-	http_free(r);
-	free(t);
+	char *since = chat_once("kept while Postgres is down");
 	/* at once: the write is due a second after the call, and fails */
 	cr_assert_eq(stack("pg-stop", "fast"), 0);
 	sleep(3);
 	cr_assert_eq(stack("pg-start", NULL), 0);
 	/* written within the workers' reconnect backoff */
-	char *n = NULL;
-	for (int i = 0; i < 300; i++) {
-		free(n);
-		n = sql("SELECT count(*) FROM model_metrics WHERE created_at >= '%s'", since);
-		if (atoi(n) > 0)
-			break;
+	for (int i = 0; i < 300 && model_metrics_since(since) == 0; i++)
 		usleep(100000);
-	}
 	usleep(1500000); /* a second write would come within a second */
-	free(n);
-	n = sql("SELECT count(*) FROM model_metrics WHERE created_at >= '%s'", since);
-	cr_assert_eq(atoi(n), 1, "model_metrics rows of the call: %s", n);
-	free(n);
+	int rows = model_metrics_since(since);
+	cr_assert_eq(rows, 1, "model_metrics rows of the call: %d", rows);
 	free(since);
 }
 

@@ -195,18 +195,12 @@ Test(pool, stopping_chat_workers_write_their_pending_rows, .timeout = 60, .fini 
 	pid_t before[256];
 	int n = pool_workers("chat", before, 256);
 	cr_assert_gt(n, 0);
-	char *since = sql("SELECT clock_timestamp()");
-	char *t = user_token(NULL, NULL, 600);
-	struct http *r = chat_post(t, NULL, "{\"message\":\"written at exit\"}");
-	cr_assert_eq(r->status, 200, "%s", r->body);
-	http_free(r);
-	free(t);
+	char *since = chat_once("written at exit");
 	/* at once: the batch's second has not passed */
 	double t0 = now_ms();
 	stop_pool("chat");
 	cr_assert(all_gone(before, n, t0), "chat workers still running 5 s after SIGTERM");
-	char *rows = sql("SELECT count(*) FROM model_metrics WHERE created_at >= '%s'", since);
-	cr_assert_eq(atoi(rows), 1, "model_metrics rows of the call: %s", rows);
-	free(rows);
+	int rows = model_metrics_since(since);
+	cr_assert_eq(rows, 1, "model_metrics rows of the call: %d", rows);
 	free(since);
 }

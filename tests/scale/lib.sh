@@ -1,6 +1,6 @@
 # lib.sh: what the scripts of tests/scale/ share, sourced after they set
-# ROOT, STACK (scripts/stack.sh), STACK_DIR and the stack's environment, and
-# before they make their directory T:
+# ROOT and before they make their directory T:
+#   their argument, the stack (STACK_DIR, STACK, the stack's environment);
 #   the check lines ("ok   N - ...", "FAIL N - ...", counted in CHECKS and
 #   FAILED), notes, a setup failure, elapsed times; free ports, polling; one
 #   HTTP request at a time with its status, headers and body; tokens, UUIDs
@@ -19,6 +19,20 @@ abort() { echo "FAIL - setup: $*"; exit 1; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; } # FROM TO
 elapsed() { secs "$T0" "$EPOCHREALTIME"; }
 pidfile() { [[ -s $1 ]] && cat "$1"; }
+
+# stack_arg NAME ARG...: the script's one argument, a stack directory: sets
+# STACK_DIR and STACK (scripts/stack.sh) and loads the stack's environment;
+# a usage error exits 2
+stack_arg() {
+	local name=$1
+	shift
+	[[ $# -eq 1 ]] || { echo "usage: $0 STACK_DIR" >&2; exit 2; }
+	STACK_DIR=$(cd "$1" && pwd) || exit 2
+	[[ -f $STACK_DIR/stack.env ]] || { echo "$name: $STACK_DIR is not a stack" >&2; exit 2; }
+	# shellcheck disable=SC1091
+	. "$STACK_DIR/stack.env"
+	STACK=$ROOT/scripts/stack.sh
+}
 
 # What a script starts, for its cleanup: network namespaces, links in the root
 # namespace, processes, application hosts (stack directories), client loops.

@@ -42,16 +42,11 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-[[ $# -eq 1 ]] || { echo "usage: $0 STACK_DIR" >&2; exit 2; }
-STACK_DIR=$(cd "$1" && pwd) || exit 2
-[[ -f $STACK_DIR/stack.env ]] || { echo "failover: $STACK_DIR is not a stack" >&2; exit 2; }
-# shellcheck disable=SC1091
-. "$STACK_DIR/stack.env"
-STACK=$ROOT/scripts/stack.sh
-VIP_SCRIPT=$ROOT/ops/redis-failover-vip.sh
-BOUND=20 # seconds: the hang bound of every wait for the failover
 # shellcheck source=tests/scale/lib.sh
 . "$ROOT/tests/scale/lib.sh"
+stack_arg failover "$@"
+VIP_SCRIPT=$ROOT/ops/redis-failover-vip.sh
+BOUND=20 # seconds: the hang bound of every wait for the failover
 
 [[ $(id -u) -eq 0 ]] || abort "needs root: network namespaces, a bridge and a moving address"
 for tool in curl jq ip redis-server redis-cli arping ss runuser openssl; do

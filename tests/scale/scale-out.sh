@@ -46,15 +46,10 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-[[ $# -eq 1 ]] || { echo "usage: $0 STACK_DIR" >&2; exit 2; }
-STACK_DIR=$(cd "$1" && pwd) || exit 2
-[[ -f $STACK_DIR/stack.env ]] || { echo "scale: $STACK_DIR is not a stack" >&2; exit 2; }
-# shellcheck disable=SC1091
-. "$STACK_DIR/stack.env"
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-STACK=$ROOT/scripts/stack.sh
 # shellcheck source=tests/scale/lib.sh
 . "$ROOT/tests/scale/lib.sh"
+stack_arg scale "$@"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 for tool in curl jq nginx pgbouncer redis-server ss "$PGBIN/pg_basebackup"; do
 	command -v "$tool" >/dev/null || abort "$tool not found (scripts/install-deps.sh)"
