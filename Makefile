@@ -25,7 +25,7 @@ INTEG_BIN  := $(BUILD)/integration-tests
 
 .PHONY: all deps run stop test unit integration bench load-test faults slow-clients docs docs-site npm format format-check clean
 
-all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/bench-floor $(BUILD)/pc-token $(BUILD)/live-load
+all: $(BIN) $(STUB) $(BUILD)/bench-hello $(BUILD)/bench-floor $(BUILD)/bench-chat-floor $(BUILD)/pc-token $(BUILD)/live-load
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) $(wildcard src/*.h) | $(BUILD)/obj
 	@echo "  CC      $<"
@@ -75,7 +75,8 @@ $(BUILD)/bench-hello: scripts/bench/hello.c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -lfcgi
 
-$(BUILD)/bench-floor: scripts/bench/floor.c
+# the floors: linked with every library a worker uses
+$(BUILD)/bench-floor $(BUILD)/bench-chat-floor: $(BUILD)/bench-%: scripts/bench/%.c
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LDLIBS)
 

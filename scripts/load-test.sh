@@ -13,7 +13,8 @@
 # Scenarios: /health/live; /api/me for 1,000 users; chat from 1,000 users;
 # one abusive user hammering chat beside normal users; analytics summary
 # cached and uncached; the mixed workload (70% chat, 20% analytics, 10%
-# models/health) at 8, 32, 128 and 512 connections; the mixed workload at 32
+# models/health) at 8, 32, 128 and 512 connections; the chat and mixed
+# floors (scripts/bench/baseline.sh); the mixed workload at 32
 # connections with 1, 2, 4 and 8 workers; worker memory after warm-up and at
 # the end; live subscribers (scripts/ws-load.sh, LIVE_USERS, 0 to skip).
 #
@@ -117,6 +118,13 @@ run me "GET /api/me, 1,000 users" "$BASE_URL/api/me" "$CONNS" scripts/bench/toke
 	TOKENS="$DIR/users.txt"
 run chat "POST /api/chat/message, 1,000 users" "$BASE_URL/api/chat/message" "$CONNS" \
 	scripts/bench/chat.lua TOKENS="$DIR/users.txt"
+# the floors (scripts/bench/baseline.sh): chat on scripts/bench/chat-floor.c,
+# the least a message can cost; the mixed workload with chat there and every
+# other request on H: the ceilings of any implementation on this machine
+run chat-floor "the same on scripts/bench/chat-floor.c (the least a message can cost)" \
+	"$BENCH_URL/api/chat/message" "$CONNS" scripts/bench/chat.lua TOKENS="$DIR/users.txt"
+run mixed-floor "the mixed workload at 32 connections with chat on the chat floor, the rest on H" \
+	"$BENCH_URL" 32 scripts/bench/mixed.lua TOKENS="$DIR/users.txt"
 run an-cached "GET /api/analytics/conversations/summary, cached" \
 	"$BASE_URL/api/analytics/conversations/summary" "$CONNS" scripts/bench/analytics.lua \
 	TOKENS="$DIR/users.txt"
@@ -212,11 +220,12 @@ H_RPS=$(awk '{print $1}' <<<"${R[H]}")
 	echo
 	echo "| Scenario | What | conns | req/s | ratio to H | p50 ms | p90 ms | p99 ms | max ms | requests | errors | per status |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-	for name in S H live me chat an-cached an-uncached mixed-c8 mixed-c32 mixed-c128 mixed-c512 \
-		abuse-users abuse-abuser sweep-w1 sweep-w2 sweep-w4 sweep-w8; do
+	for name in S H live me chat chat-floor an-cached an-uncached mixed-c8 mixed-c32 mixed-floor \
+		mixed-c128 mixed-c512 abuse-users abuse-abuser sweep-w1 sweep-w2 sweep-w4 sweep-w8; do
 		read -r rps p50 p90 p99 max req err st <<<"${R[$name]}"
 		conns=$CONNS
 		[[ $name == mixed-c* ]] && conns=${name#mixed-c}
+		[[ $name == mixed-floor ]] && conns=32
 		[[ $name == abuse-abuser ]] && conns=8
 		printf '| %s | %s | %s | %s | %.3f | %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
 			"${D[$name]}" "$conns" "$rps" "$(bc -l <<<"$rps / $H_RPS")" "$p50" "$p90" "$p99" \
@@ -240,6 +249,9 @@ H_RPS=$(awk '{print $1}' <<<"${R[H]}")
 	echo "* mixed at 32 connections: $(printf %.3f "$ratio") H (target 0.12 H):" \
 		"$(verdict "$(bc -l <<<"$ratio >= 0.12")")"
 	echo "* mixed at 32 connections: p99 $p99 ms (target < 50 ms): $(verdict "$(bc -l <<<"$p99 < 50")")"
+	read -r rps _ _ p99 _ <<<"${R[mixed-floor]}"
+	echo "* the ceiling here, the mixed floor at 32 connections: $(printf %.3f "$(bc -l <<<"$rps / $H_RPS")") H," \
+		"p99 $p99 ms; our mixed workload is $(printf %.0f "$(bc -l <<<"100 * $ratio * $H_RPS / $rps")")% of it"
 	bad=$(for name in "${!R[@]}"; do
 		[[ $name == abuse-abuser ]] && continue
 		read -r _ _ _ _ _ _ err st <<<"${R[$name]}"
