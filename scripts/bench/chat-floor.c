@@ -77,6 +77,57 @@ static void redis_replies(redisContext *redis, int n)
 			freeReplyObject(r);
 }
 
+/* POSTs the system prompt and text to the LLM; its parsed reply or NULL. */
+static json_object *ask_model(CURL *curl, struct reply *reply, const char *prompt,
+			      json_object *text)
+{
+	json_object *q = json_object_new_object(), *msgs = json_object_new_array(), *m;
+
+	json_object_object_add(q, "model", json_object_new_string("tinyllama:1.1b"));
+	json_object_object_add(q, "stream", json_object_new_boolean(0));
+	m = json_object_new_object();
+	json_object_object_add(m, "role", json_object_new_string("system"));
+	json_object_object_add(m, "content", json_object_new_string(prompt));
+	json_object_array_add(msgs, m);
+	m = json_object_new_object();
+	json_object_object_add(m, "role", json_object_new_string("user"));
+	json_object_object_add(m, "content", json_object_get(text));
+	json_object_array_add(msgs, m);
+	json_object_object_add(q, "messages", msgs);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_object_to_json_string(q));
+	reply->len = 0;
+	reply->data[0] = '\0';
+	CURLcode rc = curl_easy_perform(curl);
+	json_object_put(q);
+	return rc == CURLE_OK ? json_tokener_parse(reply->data) : NULL;
+}
+
+/* After the answer: one Redis round trip of shared metrics, and the call's
+ * model_metrics row into *calls, written once BATCH rows are there. */
+static void record_call(redisContext *redis, PGconn *pg, json_object **calls, json_object *ans)
+{
+	json_object *v, *m = json_object_new_object();
+	int tin =
+	    json_object_object_get_ex(ans, "prompt_eval_count", &v) ? json_object_get_int(v) : 0;
+	int tout = json_object_object_get_ex(ans, "eval_count", &v) ? json_object_get_int(v) : 0;
+
+	redisAppendCommand(redis, "HINCRBY floor:model:tinyllama requests 1");
+	redisAppendCommand(redis, "HINCRBY floor:model:tinyllama tokens %d", tin + tout);
+	redisAppendCommand(redis, "HINCRBY floor:model:tinyllama latency_bucket_1 1");
+	redis_replies(redis, 3);
+	json_object_object_add(m, "model_name", json_object_new_string("tinyllama"));
+	json_object_object_add(m, "status", json_object_new_string("success"));
+	json_object_object_add(m, "tokens_in", json_object_new_int(tin));
+	json_object_object_add(m, "tokens_out", json_object_new_int(tout));
+	json_object_array_add(*calls, m);
+	if (json_object_array_length(*calls) >= BATCH) {
+		const char *p[] = {json_object_to_json_string(*calls)};
+		PQclear(PQexecPrepared(pg, "metrics", 1, p, NULL, NULL, 0));
+		json_object_put(*calls);
+		*calls = json_object_new_array();
+	}
+}
+
 static void answer(FCGX_Request *req, const char *status, const char *json)
 {
 	FCGX_FPrintF(req->out, "Status: %s\r\nContent-Type: application/json\r\n\r\n%s", status,
@@ -125,27 +176,29 @@ int main(void)
 			  " SELECT c.id, 'user', $2 FROM c RETURNING id, conversation_id)"
 			  " SELECT id, conversation_id FROM m",
 			  2, NULL));
-	PQclear(PQprepare(pg, "answer",
-			  "WITH a AS (INSERT INTO bench_floor.messages (conversation_id, role, content,"
-			  " reply_to) VALUES ($1::uuid, 'assistant', $2, $3::uuid)"
-			  " RETURNING id, created_at),"
-			  " l AS (INSERT INTO bench_floor.agent_logs (conversation_id, status)"
-			  " SELECT $1::uuid, 'success' FROM a)"
-			  " SELECT id, to_json(created_at) #>> '{}' FROM a",
-			  3, NULL));
-	PQclear(PQprepare(pg, "metrics",
-			  "WITH mode AS (SELECT set_config('synchronous_commit', 'off', true))"
-			  " INSERT INTO bench_floor.model_metrics (model_name, status, tokens_in,"
-			  " tokens_out) SELECT m.model_name, m.status, m.tokens_in, m.tokens_out"
-			  " FROM mode, json_to_recordset($1::json) AS m(model_name text, status text,"
-			  " tokens_in int, tokens_out int)",
-			  1, NULL));
+	PQclear(
+	    PQprepare(pg, "answer",
+		      "WITH a AS (INSERT INTO bench_floor.messages (conversation_id, role, content,"
+		      " reply_to) VALUES ($1::uuid, 'assistant', $2, $3::uuid)"
+		      " RETURNING id, created_at),"
+		      " l AS (INSERT INTO bench_floor.agent_logs (conversation_id, status)"
+		      " SELECT $1::uuid, 'success' FROM a)"
+		      " SELECT id, to_json(created_at) #>> '{}' FROM a",
+		      3, NULL));
+	PQclear(
+	    PQprepare(pg, "metrics",
+		      "WITH mode AS (SELECT set_config('synchronous_commit', 'off', true))"
+		      " INSERT INTO bench_floor.model_metrics (model_name, status, tokens_in,"
+		      " tokens_out) SELECT m.model_name, m.status, m.tokens_in, m.tokens_out"
+		      " FROM mode, json_to_recordset($1::json) AS m(model_name text, status text,"
+		      " tokens_in int, tokens_out int)",
+		      1, NULL));
 	json_object *calls = json_object_new_array();
 
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&req) >= 0) {
-		json_object *in = NULL, *out = NULL, *q = NULL, *msgs, *m, *ans = NULL, *v, *text;
+		json_object *in = NULL, *out = NULL, *ans = NULL, *v, *text;
 		PGresult *user = NULL, *stored = NULL;
 		jwt_t *jwt = NULL;
 		const char *sub = NULL;
@@ -154,11 +207,13 @@ int main(void)
 		body[n > 0 ? n : 0] = '\0';
 		const char *auth = FCGX_GetParam("HTTP_AUTHORIZATION", req.envp);
 		if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0 &&
-		    jwt_decode(&jwt, auth + 7, (const unsigned char *)secret, (int)strlen(secret)) == 0)
+		    jwt_decode(&jwt, auth + 7, (const unsigned char *)secret,
+			       (int)strlen(secret)) == 0)
 			sub = jwt_get_grant(jwt, "sub");
 		in = json_tokener_parse(body);
 		if (sub == NULL || !json_object_object_get_ex(in, "message", &text)) {
-			answer(&req, "401 Unauthorized", "{\"detail\":\"token and message needed\"}");
+			answer(&req, "401 Unauthorized",
+			       "{\"detail\":\"token and message needed\"}");
 			goto done;
 		}
 
@@ -174,22 +229,7 @@ int main(void)
 			goto done;
 		}
 
-		q = json_object_new_object();
-		msgs = json_object_new_array();
-		json_object_object_add(q, "model", json_object_new_string("tinyllama:1.1b"));
-		json_object_object_add(q, "stream", json_object_new_boolean(0));
-		m = json_object_new_object();
-		json_object_object_add(m, "role", json_object_new_string("system"));
-		json_object_object_add(m, "content", json_object_new_string(prompt));
-		json_object_array_add(msgs, m);
-		m = json_object_new_object();
-		json_object_object_add(m, "role", json_object_new_string("user"));
-		json_object_object_add(m, "content", json_object_get(text));
-		json_object_array_add(msgs, m);
-		json_object_object_add(q, "messages", msgs);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_object_to_json_string(q));
-		reply.len = 0;
-		ans = curl_easy_perform(curl) == CURLE_OK ? json_tokener_parse(reply.data) : NULL;
+		ans = ask_model(curl, &reply, prompt, text);
 		if (!json_object_object_get_ex(ans, "message", &v) ||
 		    !json_object_object_get_ex(v, "content", &v)) {
 			answer(&req, "503 Service Unavailable", "{\"detail\":\"model\"}");
@@ -215,35 +255,13 @@ int main(void)
 		answer(&req, "200 OK", json_object_to_json_string(out));
 		FCGX_Finish_r(&req);
 
-		/* after the answer: shared metrics and the batched history row */
-		int tin = json_object_object_get_ex(ans, "prompt_eval_count", &v)
-				  ? json_object_get_int(v)
-				  : 0;
-		int tout = json_object_object_get_ex(ans, "eval_count", &v) ? json_object_get_int(v)
-									      : 0;
-		redisAppendCommand(redis, "HINCRBY floor:model:tinyllama requests 1");
-		redisAppendCommand(redis, "HINCRBY floor:model:tinyllama tokens %d", tin + tout);
-		redisAppendCommand(redis, "HINCRBY floor:model:tinyllama latency_bucket_1 1");
-		redis_replies(redis, 3);
-		m = json_object_new_object();
-		json_object_object_add(m, "model_name", json_object_new_string("tinyllama"));
-		json_object_object_add(m, "status", json_object_new_string("success"));
-		json_object_object_add(m, "tokens_in", json_object_new_int(tin));
-		json_object_object_add(m, "tokens_out", json_object_new_int(tout));
-		json_object_array_add(calls, m);
-		if (json_object_array_length(calls) >= BATCH) {
-			const char *p3[] = {json_object_to_json_string(calls)};
-			PQclear(PQexecPrepared(pg, "metrics", 1, p3, NULL, NULL, 0));
-			json_object_put(calls);
-			calls = json_object_new_array();
-		}
+		record_call(redis, pg, &calls, ans);
 	done:
 		if (out == NULL)
 			FCGX_Finish_r(&req);
 		PQclear(stored);
 		PQclear(user);
 		json_object_put(ans);
-		json_object_put(q);
 		json_object_put(out);
 		json_object_put(in);
 		jwt_free(jwt);
