@@ -107,8 +107,8 @@ run() { # NAME DESCRIPTION URL CONNS LUA [VAR=value...]
 
 mem() { # RSS of each api worker (or of PIDS), MB, space-separated
 	for p in ${1:-$(scripts/stack.sh pool-pids "$DIR" api)}; do
-		awk '/^VmRSS:/ {printf "%.1f ", $2 / 1024}' "/proc/$p/status"
-	done
+		awk '/^VmRSS:/ {printf "%.1f\n", $2 / 1024}' "/proc/$p/status"
+	done | paste -sd' ' -
 }
 
 run S "nginx static return 200 (baseline S)" "$BENCH_URL/static" "$CONNS" ""
@@ -239,7 +239,7 @@ H_RPS=$(awk '{print $1}' <<<"${R[H]}")
 		for (i = 1; i <= n; i++) { g = (y[i] - x[i]) / x[i] * 100; if (g > m) m = g }
 		printf "%.1f", m }')
 	echo "Largest growth over the 100,000: ${growth}% (limit 10%). Our libraries alone, one"
-	echo "call of each per request (scripts/bench/floor.c): $mem_floor."
+	echo "call of each per request (scripts/bench/floor.c): $mem_floor MB."
 	[[ -n $live_line ]] && { echo; echo '```'; echo "$live_line"; echo '```'; }
 	echo
 	echo "## Targets"
