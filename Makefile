@@ -76,7 +76,7 @@ $(BUILD)/bench-hello: scripts/bench/hello.c
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< -lfcgi
 
 # the floors: linked with every library a worker uses
-$(BUILD)/bench-floor $(BUILD)/bench-chat-floor: $(BUILD)/bench-%: scripts/bench/%.c
+$(BUILD)/bench-floor $(BUILD)/bench-chat-floor: $(BUILD)/bench-%: scripts/bench/%.c scripts/bench/floor.h
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LDLIBS)
 

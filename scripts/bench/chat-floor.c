@@ -21,8 +21,7 @@
  * next to our chat route, in the same run, against the same stub LLM: the
  * ceiling any implementation of the issue could reach on this machine.
  *
- *   FLOOR_PG      libpq connection string (gssencmode=disable, as db.c)
- *   FLOOR_REDIS   Redis's Unix socket; FLOOR_REDIS_PASSWORD its password
+ *   FLOOR_PG, FLOOR_REDIS, FLOOR_REDIS_PASSWORD  Postgres and Redis (floor.h)
  *   FLOOR_SECRET  the HS256 secret
  *   FLOOR_URL     the LLM's base URL; FLOOR_PROMPT the system prompt file
  */
@@ -35,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "floor.h"
 
 #define BATCH 32
 
@@ -54,17 +55,6 @@ static size_t collect(char *p, size_t size, size_t n, void *u)
 	r->len += k;
 	r->data[r->len] = '\0';
 	return k;
-}
-
-static char *need(const char *name)
-{
-	char *v = getenv(name);
-
-	if (v == NULL) {
-		fprintf(stderr, "chat-floor: %s is not set\n", name);
-		exit(1);
-	}
-	return v;
 }
 
 /* Reads the replies of n pipelined commands. */
@@ -159,15 +149,10 @@ int main(void)
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
 
-	const char *keys[] = {"gssencmode", "dbname", NULL};
-	const char *vals[] = {"disable", need("FLOOR_PG"), NULL};
-	PGconn *pg = PQconnectdbParams(keys, vals, 1);
-	redisContext *redis = redisConnectUnix(need("FLOOR_REDIS"));
-	if (PQstatus(pg) != CONNECTION_OK || redis == NULL || redis->err) {
-		fprintf(stderr, "chat-floor: cannot connect to Postgres or Redis\n");
+	PGconn *pg;
+	redisContext *redis;
+	if (floor_connect(&pg, &redis) != 0)
 		return 1;
-	}
-	freeReplyObject(redisCommand(redis, "AUTH %s", need("FLOOR_REDIS_PASSWORD")));
 	PQclear(PQprepare(pg, "user_message",
 			  "WITH mode AS (SELECT set_config('synchronous_commit', 'off', true)),"
 			  " c AS (INSERT INTO bench_floor.conversations (id, user_id)"

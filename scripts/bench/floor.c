@@ -6,8 +6,7 @@
  * refresh), and nothing else. scripts/bench.sh prints its RSS beside our
  * workers': what is left between the two is our own code and data.
  *
- *   FLOOR_PG      libpq connection string (gssencmode=disable, as db.c)
- *   FLOOR_REDIS   Redis's Unix socket; FLOOR_REDIS_PASSWORD its password
+ *   FLOOR_PG, FLOOR_REDIS, FLOOR_REDIS_PASSWORD  Postgres and Redis (floor.h)
  *   FLOOR_SECRET  the HS256 secret; FLOOR_URL the URL fetched at start-up
  */
 #include <curl/curl.h>
@@ -19,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "floor.h"
 #include <time.h>
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
@@ -26,17 +27,6 @@ static size_t discard(char *p, size_t size, size_t n, void *u)
 	(void)p;
 	(void)u;
 	return size * n;
-}
-
-static char *need(const char *name)
-{
-	char *v = getenv(name);
-
-	if (v == NULL) {
-		fprintf(stderr, "floor: %s is not set\n", name);
-		exit(1);
-	}
-	return v;
 }
 
 int main(void)
@@ -52,18 +42,14 @@ int main(void)
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_perform(curl);
 
-	const char *keys[] = {"gssencmode", "dbname", NULL};
-	const char *vals[] = {"disable", need("FLOOR_PG"), NULL};
-	PGconn *pg = PQconnectdbParams(keys, vals, 1);
-	redisContext *redis = redisConnectUnix(need("FLOOR_REDIS"));
-	if (PQstatus(pg) != CONNECTION_OK || redis == NULL || redis->err) {
-		fprintf(stderr, "floor: cannot connect to Postgres or Redis\n");
+	PGconn *pg;
+	redisContext *redis;
+	if (floor_connect(&pg, &redis) != 0)
 		return 1;
-	}
-	freeReplyObject(redisCommand(redis, "AUTH %s", need("FLOOR_REDIS_PASSWORD")));
 
-	if (jwt_new(&jwt) != 0 || jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret,
-					       (int)strlen(secret)) != 0 ||
+	if (jwt_new(&jwt) != 0 ||
+	    jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)) !=
+		0 ||
 	    jwt_add_grant(jwt, "sub", "00000000-0000-0000-0000-000000000001") != 0 ||
 	    jwt_add_grant_int(jwt, "exp", time(NULL) + 3600) != 0 ||
 	    (token = jwt_encode_str(jwt)) == NULL)
@@ -77,10 +63,11 @@ int main(void)
 			;
 		PGresult *res = PQexec(pg, "SELECT json_build_object('pg', 1)");
 		redisReply *pong = redisCommand(redis, "PING");
-		int ok = jwt_decode(&jwt, token, (const unsigned char *)secret, (int)strlen(secret));
+		int ok =
+		    jwt_decode(&jwt, token, (const unsigned char *)secret, (int)strlen(secret));
 		json_object *o = PQresultStatus(res) == PGRES_TUPLES_OK
-					 ? json_tokener_parse(PQgetvalue(res, 0, 0))
-					 : json_object_new_object();
+				     ? json_tokener_parse(PQgetvalue(res, 0, 0))
+				     : json_object_new_object();
 		json_object_object_add(o, "redis", json_object_new_boolean(pong != NULL));
 		json_object_object_add(o, "jwt", json_object_new_boolean(ok == 0));
 		FCGX_PutS(head, req.out);
