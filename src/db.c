@@ -369,7 +369,9 @@ PGresult *db_exec_sql(struct db *db, const char *sql)
 	return db_check(db, db_collect(db, deadline));
 }
 
-PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *const *params)
+/* db_exec() and db_exec_replan(): st prepared, or run as the unnamed statement */
+static PGresult *db_run(struct db *db, struct db_stmt *st, bool replan, int nparams,
+			const char *const *params)
 {
 	int64_t deadline = clock_mono_ms() + db->cfg->db_query_timeout_ms;
 
@@ -382,7 +384,7 @@ PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *co
 			db_set_fail(db, DB_DOWN, "not connected");
 		return NULL;
 	}
-	if (st->gen != db->gen) {
+	if (!replan && st->gen != db->gen) {
 		if (!PQsendPrepare(db->conn, st->name, st->sql, nparams, NULL)) {
 			db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
 			db_drop(db, db->err);
@@ -394,12 +396,26 @@ PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *co
 		PQclear(res);
 		st->gen = db->gen;
 	}
-	if (!PQsendQueryPrepared(db->conn, st->name, nparams, params, NULL, NULL, 0)) {
+	/* a replan statement goes as the unnamed one, planned with its values */
+	int sent = replan
+		       ? PQsendQueryParams(db->conn, st->sql, nparams, NULL, params, NULL, NULL, 0)
+		       : PQsendQueryPrepared(db->conn, st->name, nparams, params, NULL, NULL, 0);
+	if (!sent) {
 		db_set_fail(db, DB_DOWN, PQerrorMessage(db->conn));
 		db_drop(db, db->err);
 		return NULL;
 	}
 	return db_check(db, db_collect(db, deadline));
+}
+
+PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *const *params)
+{
+	return db_run(db, st, false, nparams, params);
+}
+
+PGresult *db_exec_replan(struct db *db, struct db_stmt *st, int nparams, const char *const *params)
+{
+	return db_run(db, st, true, nparams, params);
 }
 
 int db_exec_json(struct db *db, struct db_stmt *st, int nparams, const char *const *params,

@@ -58,6 +58,14 @@ struct db {
 PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *const *params);
 
 /*
+ * db_exec() for a statement whose best plan depends on its parameters'
+ * values: st is never prepared, each run is planned with the values (the
+ * unnamed statement), where a prepared statement's generic plan (Postgres's
+ * choice after five runs) can read the whole table. Costs the planning.
+ */
+PGresult *db_exec_replan(struct db *db, struct db_stmt *st, int nparams, const char *const *params);
+
+/*
  * Runs a statement whose first row's first column is JSON text and parses
  * it into *out (caller puts). 1 parsed, 0 no row or SQL NULL, -1 error.
  */
