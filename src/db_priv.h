@@ -16,9 +16,10 @@ struct json_object;
 struct config;
 
 /*
- * A named SQL statement, prepared lazily on each new connection. Statements
- * are static objects in the db_*.c file that uses them; `gen` records the
- * connection generation on which the statement was prepared. Generations are
+ * A named SQL statement, prepared lazily on each new connection (unless run
+ * by db_exec_replan(), which never prepares it). Statements are static
+ * objects in the db_*.c file that uses them; `gen` records the connection
+ * generation on which the statement was prepared. Generations are
  * unique in the process, so a statement is never taken for prepared on
  * another handle's connection; a statement is always run on one handle
  * (analytics on the read handle, everything else on the primary).
