@@ -4,7 +4,7 @@
  * (json_build_object / json_agg), so a report is one round trip whatever the
  * size of the data.
  *
- * The statements are planned on every run with their values (db_exec_replan()
+ * A user's runs are planned on every run with their values (db_exec_replan()
  * in db_priv.h), never prepared: the best plan depends on the user and the
  * period. After five runs Postgres gives a prepared statement a generic
  * plan, made without the values: for `($3 IS NULL OR user_id = $3)` it
@@ -12,14 +12,16 @@
  * the rows, so scanning the whole period looked cheaper than a user's 20
  * rows. Both made a user's summary read every conversation of the period
  * (in load tests: 283 ms instead of 0.4 ms with 137,000 conversations, and
- * uncached summaries at a quarter of their speed). Planning costs about
- * 0.15 ms a run, and answers are cached (cache.h).
+ * uncached summaries at a quarter of their speed). An admin's runs read the
+ * whole period whatever the plan and keep the prepared statement: planning
+ * every run doubled the Postgres CPU of an admin's trends (0.33 to 0.66 ms).
+ * Answers are cached either way (cache.h).
  *
  * Conventions of every statement:
  *  - rows count when start <= t < end (t is created_at unless said);
  *  - the scope `($3::uuid IS NULL OR user_id = $3::uuid)`: NULL is an
  *    admin's view of everything, else one user's rows (planned with the
- *    value, the NULL branch falls away);
+ *    value: the NULL branch falls away);
  *  - periods are date_trunc('day' | 'week', t, 'UTC') (ISO weeks start on
  *    Monday) and generate_series() lists every period of [start, end), so
  *    a series has no gaps: a period without rows is 0;
@@ -323,8 +325,12 @@ int db_analytics(struct db *db, enum db_analytics_report report, const struct db
 			return -1;
 		params[n++] = values[at - letters];
 	}
+	/* one user's run is planned with its values (see the top of this file);
+	 * an admin's reads the whole period whatever the plan, prepared */
 	struct db_stmt *st = &s->st;
-	PGresult *res = db_exec_replan(db, st, n, params);
+	PGresult *res = q->user_id != NULL && strchr(s->params, 'U') != NULL
+			    ? db_exec_replan(db, st, n, params)
+			    : db_exec(db, st, n, params);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
