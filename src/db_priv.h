@@ -16,10 +16,10 @@ struct json_object;
 struct config;
 
 /*
- * A named SQL statement, prepared lazily on each new connection (unless run
- * by db_exec_replan(), which never prepares it). Statements are static
- * objects in the db_*.c file that uses them; `gen` records the connection
- * generation on which the statement was prepared. Generations are
+ * A named SQL statement, prepared lazily on each new connection when
+ * db_exec() runs it (db_exec_replan() runs it unprepared). Statements are
+ * static objects in the db_*.c file that uses them; `gen` records the
+ * connection generation on which the statement was prepared. Generations are
  * unique in the process, so a statement is never taken for prepared on
  * another handle's connection; a statement is always run on one handle
  * (analytics on the read handle, everything else on the primary).
@@ -59,10 +59,11 @@ struct db {
 PGresult *db_exec(struct db *db, struct db_stmt *st, int nparams, const char *const *params);
 
 /*
- * db_exec() for a statement whose best plan depends on its parameters'
- * values: st is never prepared, each run is planned with the values (the
- * unnamed statement), where a prepared statement's generic plan (Postgres's
- * choice after five runs) can read the whole table. Costs the planning.
+ * db_exec() for a run whose best plan depends on its parameters' values:
+ * st's SQL goes as the unnamed statement, planned with the values, where a
+ * prepared statement's generic plan (Postgres's choice after five runs) can
+ * read the whole table. Costs the planning; st may also be run prepared by
+ * db_exec() on the same connection.
  */
 PGresult *db_exec_replan(struct db *db, struct db_stmt *st, int nparams, const char *const *params);
 

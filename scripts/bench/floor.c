@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "floor.h"
-#include <time.h>
 
 static size_t discard(char *p, size_t size, size_t n, void *u)
 {
